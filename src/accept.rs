@@ -1,0 +1,162 @@
+//! Listeners: bind, accept until `WouldBlock`, and the policy for running out
+//! of connection slots or file descriptors.
+
+use std::io;
+use std::net::SocketAddr;
+
+use log::{debug, trace, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry};
+
+use crate::config::AtCapacity;
+use crate::connection::Connection;
+use crate::core::Core;
+use crate::drive;
+use crate::protocol::Protocol;
+use crate::token::ConnId;
+
+/// Makes the protocol value for each new connection.
+pub(crate) type Factory<S> = Box<dyn FnMut() -> Box<dyn Protocol<S>>>;
+
+/// One listening socket and the protocol it serves.
+pub(crate) struct Listener<S> {
+    pub socket: TcpListener,
+    pub addr: SocketAddr,
+    pub factory: Factory<S>,
+    /// Edge-triggered: the backlog may hold clients until `accept` says
+    /// `WouldBlock`. Stays set while accepting is paused or the server is full.
+    pub readable: bool,
+}
+
+/// Why accepting stopped for now.
+pub(crate) enum AcceptStop {
+    /// The backlog is empty (`WouldBlock`), or the server is full and
+    /// clients wait in the backlog: nothing to do until an event.
+    Idle,
+    /// The per-turn budget is spent: continue next turn.
+    Budget,
+    /// The process is out of descriptors or memory: back off.
+    Exhausted,
+}
+
+/// Accepts from one listener until `WouldBlock`, the budget, the connection
+/// limit, or resource exhaustion; each new connection is registered,
+/// opened and driven.
+pub(crate) fn accept_from<S>(
+    listener: &mut Listener<S>,
+    core: &mut Core<S>,
+    registry: &Registry,
+    full_logged: &mut bool,
+) -> AcceptStop {
+    for _ in 0..core.config.accept_budget {
+        let full = core.conns.len() >= core.config.max_connections;
+        if full && core.config.at_capacity == AtCapacity::Wait {
+            if !*full_logged {
+                *full_logged = true;
+                core.stats.capacity_reached += 1;
+                debug!(
+                    "at the connection limit ({}): new clients wait in the backlog",
+                    core.config.max_connections
+                );
+            }
+            return AcceptStop::Idle;
+        }
+        let result = listener.socket.accept();
+        trace!("{} accept() -> {}", listener.addr, Brief(&result));
+        match result {
+            Ok((stream, peer)) if full => {
+                core.stats.refused += 1;
+                debug!("refused {peer}: at the connection limit ({})", core.config.max_connections);
+                drop(stream);
+            }
+            Ok((stream, peer)) => add(listener, core, registry, stream, peer),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                listener.readable = false;
+                return AcceptStop::Idle;
+            }
+            Err(e) if is_exhaustion(&e) => {
+                core.stats.accept_errors += 1;
+                warn!(
+                    "accept on {}: {e}; pausing accepts for {:?}",
+                    listener.addr, core.config.accept_backoff
+                );
+                return AcceptStop::Exhausted;
+            }
+            Err(e) => {
+                // A client that gave up in the backlog (ECONNABORTED), a
+                // firewall veto (EPERM), EINTR...: that client only. Skip it.
+                core.stats.accept_errors += 1;
+                debug!("accept on {}: {e} (skipped)", listener.addr);
+            }
+        }
+    }
+    AcceptStop::Budget
+}
+
+/// Errors that say the process (or system) is out of a resource: retrying
+/// at once would spin, so accepting pauses instead.
+fn is_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    ) || e.kind() == io::ErrorKind::OutOfMemory
+}
+
+/// Registers a new connection and gives it its first turn.
+fn add<S>(
+    listener: &mut Listener<S>,
+    core: &mut Core<S>,
+    registry: &Registry,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) {
+    // Request/reply traffic must not wait on Nagle's algorithm.
+    if let Err(e) = stream.set_nodelay(true) {
+        trace!("{peer}: set_nodelay failed: {e}");
+    }
+    let generation = core.next_generation;
+    // Generation 0 marks reserved tokens: skip it when the counter wraps.
+    core.next_generation = core.next_generation.checked_add(1).unwrap_or(1);
+    let entry = core.conns.vacant_entry();
+    let Ok(key) = u32::try_from(entry.key()) else {
+        warn!("{peer}: no connection key left, dropped");
+        return;
+    };
+    let id = ConnId { key, generation };
+    // Registered once, for both directions, for the connection's whole life:
+    // no epoll_ctl per state change.
+    let registered = registry.register(&mut stream, id.token(), Interest::READABLE | Interest::WRITABLE);
+    trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
+    if let Err(e) = registered {
+        warn!("{peer}: cannot register the connection: {e}; dropped");
+        return;
+    }
+    let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut listener.factory));
+    let protocol = match made {
+        Ok(protocol) => protocol,
+        Err(payload) => {
+            let why = drive::panic_message(&*payload);
+            log::error!("{peer}: the protocol factory panicked: {why}; connection dropped");
+            return;
+        }
+    };
+    entry.insert(Connection::new(id, stream, peer, protocol, core.now));
+    core.stats.accepted += 1;
+    core.stats.active += 1;
+    debug!("{id} {peer}: connected (via {})", listener.addr);
+    drive::open(core, id.key());
+    drive::drive(core, id);
+}
+
+/// Formats an accept result for trace narration.
+struct Brief<'a>(&'a io::Result<(TcpStream, SocketAddr)>);
+
+impl std::fmt::Display for Brief<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok((_, peer)) => write!(f, "{peer}"),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => f.write_str("WouldBlock"),
+            Err(e) => write!(f, "error: {e}"),
+        }
+    }
+}

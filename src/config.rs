@@ -1,0 +1,205 @@
+//! Limits and options, with defaults safe to expose to the internet.
+
+use std::io;
+use std::time::Duration;
+
+use crate::server::Server;
+
+/// What the server does with new clients while it is at
+/// [`Config::max_connections`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtCapacity {
+    /// Stop accepting: new clients wait in the kernel's listen backlog and are
+    /// accepted as soon as a connection closes. The listener is not polled
+    /// while full, so the loop does not spin. (Default.)
+    Wait,
+    /// Accept each new client and close it at once, so it fails fast instead
+    /// of waiting. Counted in [`Stats::refused`](crate::Stats::refused).
+    Refuse,
+}
+
+/// Every limit and timeout of a [`Server`]. Build one with [`Server::builder`].
+///
+/// A `None` timeout disables it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most connections open at once (default 10,000).
+    pub max_connections: usize,
+    /// What happens to new clients at the connection limit (default
+    /// [`AtCapacity::Wait`]).
+    pub at_capacity: AtCapacity,
+    /// Largest request, in bytes, a connection may buffer (default 64 KiB).
+    /// A request that grows past it is a [`Violation::TooLarge`](crate::Violation).
+    pub max_request_size: usize,
+    /// Most bytes a connection may owe its peer (replies plus messages from
+    /// other connections) before it is closed as a slow consumer (default
+    /// 4 MiB).
+    pub max_output: usize,
+    /// Size of the loop-wide scratch buffer every read goes into (default
+    /// 64 KiB). Also the most a single `read` can return.
+    pub read_buffer_size: usize,
+    /// Most bytes read from, and written to, one connection per loop turn
+    /// before other connections get their turn (default 256 KiB).
+    pub io_budget: usize,
+    /// Most connections accepted per listener per loop turn (default 256).
+    pub accept_budget: usize,
+    /// Close a connection with no request in progress after this long
+    /// without a complete request (default 60 s).
+    pub idle_timeout: Option<Duration>,
+    /// Close a connection whose request has started but is not complete after
+    /// this long (default 30 s): a client dribbling bytes cannot hold a slot.
+    pub request_timeout: Option<Duration>,
+    /// Close a connection that has owed bytes for this long without taking
+    /// any (default 30 s): a peer that stops reading cannot hold a slot.
+    pub write_timeout: Option<Duration>,
+    /// After the last reply of a closing connection, how long to keep
+    /// draining the peer's input before closing (default 2 s), so unread
+    /// input does not turn the close into a reset that destroys the reply.
+    pub linger_timeout: Duration,
+    /// On [`stop`](crate::Handle::stop), how long to let replies in flight
+    /// finish before closing the rest (default 10 s).
+    pub drain_timeout: Duration,
+    /// Pause accepting for this long after the process runs out of file
+    /// descriptors or memory (default 100 ms). Resumed early when a
+    /// connection closes.
+    pub accept_backoff: Duration,
+    /// Log a warning when one user callback runs longer than this (default
+    /// 100 ms): blocking the loop stalls every client. `None` skips the
+    /// measurement (two clock reads per callback).
+    pub slow_callback: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_connections: 10_000,
+            at_capacity: AtCapacity::Wait,
+            max_request_size: 64 * 1024,
+            max_output: 4 * 1024 * 1024,
+            read_buffer_size: 64 * 1024,
+            io_budget: 256 * 1024,
+            accept_budget: 256,
+            idle_timeout: Some(Duration::from_secs(60)),
+            request_timeout: Some(Duration::from_secs(30)),
+            write_timeout: Some(Duration::from_secs(30)),
+            linger_timeout: Duration::from_secs(2),
+            drain_timeout: Duration::from_secs(10),
+            accept_backoff: Duration::from_millis(100),
+            slow_callback: Some(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Builds a [`Server`]: set limits, then [`build`](Builder::build) with the
+/// shared application state.
+///
+/// ```
+/// use std::time::Duration;
+/// let server = twig::Server::builder()
+///     .max_connections(1_000)
+///     .idle_timeout(Some(Duration::from_secs(30)))
+///     .build(())?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    config: Config,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, value: $ty) -> Builder {
+                self.config.$name = value;
+                self
+            }
+        )*
+    };
+}
+
+impl Builder {
+    setters! {
+        /// Sets [`Config::max_connections`].
+        max_connections: usize;
+        /// Sets [`Config::at_capacity`].
+        at_capacity: AtCapacity;
+        /// Sets [`Config::max_request_size`].
+        max_request_size: usize;
+        /// Sets [`Config::max_output`].
+        max_output: usize;
+        /// Sets [`Config::read_buffer_size`].
+        read_buffer_size: usize;
+        /// Sets [`Config::io_budget`].
+        io_budget: usize;
+        /// Sets [`Config::accept_budget`].
+        accept_budget: usize;
+        /// Sets [`Config::idle_timeout`].
+        idle_timeout: Option<Duration>;
+        /// Sets [`Config::request_timeout`].
+        request_timeout: Option<Duration>;
+        /// Sets [`Config::write_timeout`].
+        write_timeout: Option<Duration>;
+        /// Sets [`Config::linger_timeout`].
+        linger_timeout: Duration;
+        /// Sets [`Config::drain_timeout`].
+        drain_timeout: Duration;
+        /// Sets [`Config::accept_backoff`].
+        accept_backoff: Duration;
+        /// Sets [`Config::slow_callback`].
+        slow_callback: Option<Duration>;
+    }
+
+    /// Reads the timeouts an operator may tune without recompiling, as whole
+    /// seconds from the environment: `IDLE_TIMEOUT_SECS`,
+    /// `REQUEST_TIMEOUT_SECS`, `WRITE_TIMEOUT_SECS` (`0` disables one). Unset
+    /// variables keep the current value; an unparsable one is logged and
+    /// ignored.
+    pub fn timeouts_from_env(mut self) -> Builder {
+        let read = |name: &str, current: Option<Duration>| match std::env::var(name) {
+            Err(_) => current,
+            Ok(text) => match text.trim().parse::<u64>() {
+                Ok(0) => None,
+                Ok(secs) => Some(Duration::from_secs(secs)),
+                Err(_) => {
+                    log::warn!("ignoring {name}={text:?}: expected whole seconds");
+                    current
+                }
+            },
+        };
+        self.config.idle_timeout = read("IDLE_TIMEOUT_SECS", self.config.idle_timeout);
+        self.config.request_timeout = read("REQUEST_TIMEOUT_SECS", self.config.request_timeout);
+        self.config.write_timeout = read("WRITE_TIMEOUT_SECS", self.config.write_timeout);
+        self
+    }
+
+    /// The configuration built so far.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Creates the server (its `epoll` instance and waker) owning `state`,
+    /// the application state every callback reaches as `&mut S`.
+    ///
+    /// # Errors
+    /// Fails if the OS cannot create the poll instance or waker, or if a
+    /// size limit is zero.
+    pub fn build<S: 'static>(self, state: S) -> io::Result<Server<S>> {
+        let c = &self.config;
+        for (name, value) in [
+            ("max_connections", c.max_connections),
+            ("max_request_size", c.max_request_size),
+            ("read_buffer_size", c.read_buffer_size),
+            ("io_budget", c.io_budget),
+            ("accept_budget", c.accept_budget),
+        ] {
+            if value == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("twig: {name} must be greater than zero"),
+                ));
+            }
+        }
+        Server::with_config(self.config, state)
+    }
+}

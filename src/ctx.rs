@@ -1,0 +1,101 @@
+//! [`Ctx`]: what a protocol callback gets — its own connection, plus the whole
+//! [`Core`] through `Deref`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
+
+use crate::core::Core;
+use crate::token::ConnId;
+
+/// The context of a protocol callback: the connection being served, and
+/// (through `Deref`) the [`Core`] with the shared state, other connections,
+/// timers and `stop`.
+///
+/// ```
+/// use twig::{After, Ctx, Frame, Protocol};
+///
+/// /// Counts requests across all connections: the shared state is `u64`.
+/// struct Count;
+///
+/// impl Protocol<u64> for Count {
+///     fn frame(&mut self, input: &[u8]) -> Frame {
+///         Frame::Complete(input.len())
+///     }
+///     fn reply(&mut self, _request: &[u8], ctx: &mut Ctx<'_, u64>) -> After {
+///         *ctx.state() += 1;
+///         let n = *ctx.state();
+///         ctx.write(format!("you are request {n}, from {}\n", ctx.peer()).as_bytes());
+///         After::KeepOpen
+///     }
+/// }
+/// ```
+pub struct Ctx<'a, S = ()> {
+    pub(crate) core: &'a mut Core<S>,
+    pub(crate) id: ConnId,
+    pub(crate) peer: SocketAddr,
+    /// Where this connection's reply goes: the loop's scratch reply buffer
+    /// (written to the socket right after the callback), or a sink that
+    /// discards, in `on_close`.
+    pub(crate) out: &'a mut Vec<u8>,
+}
+
+impl<S> Ctx<'_, S> {
+    /// This connection's id, for [`Core::send`] and [`Core::close`] from
+    /// elsewhere (other connections, timers, other threads).
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Appends `bytes` to this connection's reply. They are written to the
+    /// socket as soon as the callback returns (with the replies to any other
+    /// requests answered in the same batch).
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// The reply buffer itself, to encode into without a temporary.
+    pub fn output(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
+    /// Like [`Core::send`], but sending to this connection itself appends to
+    /// its reply, in order.
+    pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> bool {
+        if id == self.id {
+            self.write(bytes);
+            true
+        } else {
+            self.core.send(id, bytes)
+        }
+    }
+}
+
+impl<S> Deref for Ctx<'_, S> {
+    type Target = Core<S>;
+    fn deref(&self) -> &Core<S> {
+        self.core
+    }
+}
+
+impl<S> DerefMut for Ctx<'_, S> {
+    fn deref_mut(&mut self) -> &mut Core<S> {
+        self.core
+    }
+}
+
+/// `write!(ctx, ...)` appends formatted text to the reply.
+impl<S> io::Write for Ctx<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,406 @@
+//! The connection state machine: moves one connection through
+//! Reading → (Writing) → Reading … → Closing → Lingering → Closed, calling the
+//! user's protocol for each complete request.
+//!
+//! ```text
+//!  accept ─▶ Reading ──frame(): Complete──▶ reply() ──socket took it all──▶ Reading
+//!              │  ▲                              │ socket full
+//!              │  └────────── flushed ◀─ Writing ◀┘   (reads nothing: backpressure)
+//!              ├── After::Close / violation / EOF / stop ─▶ Closing ─flushed─▶ Lingering ─peer EOF─▶ Closed
+//!              └── reset, error, panic, timeout ──────────────────────────────────────────────────▶ Closed
+//! ```
+//!
+//! [`drive`] runs until the connection has nothing to do without a new event
+//! (it waits for an edge), or until its I/O budget for this turn is spent (it
+//! is queued to continue before the next poll).
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+use log::{debug, error, trace, warn};
+
+use crate::connection::{Phase, ReadOutcome, State, WriteOutcome};
+use crate::core::Core;
+use crate::ctx::Ctx;
+use crate::protocol::{After, CloseReason, Frame, Protocol, Violation};
+use crate::token::ConnId;
+
+/// Most bytes a lingering connection discards before closing anyway.
+const LINGER_MAX_BYTES: usize = 256 * 1024;
+
+/// Runs one connection's state machine as far as it can go now.
+pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
+    let key = id.key();
+    let mut budget = core.config.io_budget;
+    loop {
+        let Some(conn) = core.conns.get_mut(key).filter(|c| c.id == id) else {
+            return;
+        };
+        if conn.close_requested && matches!(conn.state, State::Reading | State::Writing) {
+            conn.close_requested = false;
+            set_state(conn.id, &mut conn.state, State::Closing(CloseReason::Done));
+        }
+        match conn.state {
+            State::Reading => {
+                if conn.is_owing() {
+                    // Bytes queued by other code (Core::send): write before reading.
+                    set_state(id, &mut conn.state, State::Writing);
+                    continue;
+                }
+                if conn.input_ready {
+                    dispatch(core, key, None);
+                    continue;
+                }
+                if conn.read_closed {
+                    if !conn.input.is_empty() {
+                        debug!("{id} {}: peer closed mid-request, {} bytes discarded", conn.peer, conn.input.len());
+                        conn.input = Vec::new();
+                    }
+                    set_state(id, &mut conn.state, State::Closing(CloseReason::Eof));
+                    continue;
+                }
+                if core.stopping && !conn.readable {
+                    // Shutting down: what had arrived is answered; nothing more is awaited.
+                    set_state(id, &mut conn.state, State::Closing(CloseReason::Shutdown));
+                    continue;
+                }
+                if !conn.readable {
+                    break; // wait for the readable edge
+                }
+                if budget == 0 {
+                    core.mark_dirty(id); // fairness: continue next turn
+                    break;
+                }
+                match conn.read(&mut core.scratch_in) {
+                    ReadOutcome::Data(n) => {
+                        core.stats.bytes_in += n as u64;
+                        budget = budget.saturating_sub(n);
+                        dispatch(core, key, Some(n));
+                    }
+                    ReadOutcome::Eof => {} // read_closed is set; handled above
+                    ReadOutcome::WouldBlock => break,
+                    ReadOutcome::Failed(reason) => {
+                        core.mark_closed(key, reason);
+                        return;
+                    }
+                }
+            }
+            State::Writing | State::Closing(_) => {
+                if !conn.is_owing() {
+                    let next = match conn.state {
+                        State::Closing(reason) => {
+                            conn.shutdown_write();
+                            if conn.read_closed {
+                                core.mark_closed(key, reason);
+                                return;
+                            }
+                            State::Lingering(reason)
+                        }
+                        _ => State::Reading,
+                    };
+                    set_state(id, &mut conn.state, next);
+                    continue;
+                }
+                if !conn.writable {
+                    break; // wait for the writable edge
+                }
+                if budget == 0 {
+                    core.mark_dirty(id);
+                    break;
+                }
+                let (n, outcome) = conn.flush_output(budget);
+                core.stats.bytes_out += n as u64;
+                budget = budget.saturating_sub(n);
+                if n > 0 {
+                    conn.phase_since = core.now; // progress resets the write timeout
+                }
+                match outcome {
+                    WriteOutcome::Done => {}
+                    WriteOutcome::Blocked => break,
+                    WriteOutcome::Failed(reason) => {
+                        core.mark_closed(key, reason);
+                        return;
+                    }
+                }
+            }
+            State::Lingering(reason) => {
+                if conn.read_closed || conn.lingered > LINGER_MAX_BYTES {
+                    core.mark_closed(key, reason);
+                    return;
+                }
+                if !conn.readable {
+                    break;
+                }
+                match conn.read(&mut core.scratch_in) {
+                    ReadOutcome::Data(n) => conn.lingered += n,
+                    ReadOutcome::Eof => {}
+                    ReadOutcome::WouldBlock => break,
+                    ReadOutcome::Failed(_) => {
+                        core.mark_closed(key, reason);
+                        return;
+                    }
+                }
+            }
+            State::Closed(_) => return,
+        }
+    }
+    update_deadline(core, key);
+}
+
+/// Logs and makes a state transition.
+fn set_state(id: ConnId, state: &mut State, next: State) {
+    trace!("{id} {state:?} -> {next:?}");
+    *state = next;
+}
+
+/// Recomputes which timeout applies and makes sure the deadline heap will
+/// wake the loop for it.
+fn update_deadline<S>(core: &mut Core<S>, key: usize) {
+    let conn = &mut core.conns[key];
+    let phase = match conn.state {
+        State::Reading if conn.input.is_empty() => Phase::Idle,
+        State::Reading => Phase::Request,
+        State::Writing | State::Closing(_) => Phase::Owing,
+        State::Lingering(_) => Phase::Lingering,
+        State::Closed(_) => Phase::Done,
+    };
+    if phase != conn.phase {
+        conn.phase = phase;
+        conn.phase_since = core.now;
+    }
+    if let Some(timeout) = timeout_of(&core.config, phase) {
+        core.deadlines
+            .arm(conn.id, conn.phase_since + timeout, &mut conn.armed);
+    }
+}
+
+/// The timeout of a phase, if it has one.
+pub(crate) fn timeout_of(config: &crate::Config, phase: Phase) -> Option<std::time::Duration> {
+    match phase {
+        Phase::Idle => config.idle_timeout,
+        Phase::Request => config.request_timeout,
+        Phase::Owing => config.write_timeout,
+        Phase::Lingering => Some(config.linger_timeout),
+        Phase::Done => None,
+    }
+}
+
+/// Why answering buffered requests stopped.
+#[derive(Debug, PartialEq)]
+enum Ending {
+    /// Every buffered byte was consumed.
+    Drained,
+    /// The rest is an incomplete request: wait for more bytes.
+    Partial,
+    /// Enough reply is waiting: write it before answering more.
+    Backpressure,
+    /// The protocol said `After::Close`.
+    Close,
+    /// The input broke the protocol.
+    Violation(Violation),
+}
+
+/// Answers the complete requests in the connection's input (plus `fresh`
+/// bytes just read into the scratch buffer), then writes the replies.
+fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
+    let conn = &mut core.conns[key];
+    let (id, peer) = (conn.id, conn.peer);
+    let Some(mut protocol) = conn.protocol.take() else {
+        return;
+    };
+    // Frame straight from the scratch buffer when no partial request is
+    // buffered (the common case: no copy); otherwise append to it.
+    let scratch = std::mem::take(&mut core.scratch_in);
+    let mut input = std::mem::take(&mut conn.input);
+    let from_scratch = input.is_empty() && fresh.is_some();
+    if let (false, Some(n)) = (from_scratch, fresh) {
+        input.extend_from_slice(&scratch[..n]);
+    }
+    let buf: &[u8] = match fresh {
+        Some(n) if from_scratch => &scratch[..n],
+        _ => &input,
+    };
+    let mut out = std::mem::take(&mut core.scratch_out);
+
+    let result = guarded(core, Who(id, peer), "reply", |core| {
+        answer(core, &mut *protocol, id, peer, buf, &mut out)
+    });
+
+    let conn = &mut core.conns[key];
+    match result {
+        Some((consumed, ending)) => {
+            if consumed > 0 {
+                conn.phase_since = core.now; // a request completed: the idle clock restarts
+            }
+            conn.input_ready = ending == Ending::Backpressure;
+            match ending {
+                Ending::Drained | Ending::Partial | Ending::Backpressure => {
+                    let rest = &buf[consumed..];
+                    conn.input = if rest.is_empty() {
+                        Vec::new() // release: idle connections hold no buffer
+                    } else if from_scratch {
+                        rest.to_vec()
+                    } else {
+                        input.drain(..consumed);
+                        input
+                    };
+                }
+                Ending::Close => set_state(id, &mut conn.state, State::Closing(CloseReason::Done)),
+                Ending::Violation(v) => {
+                    debug!("{id} {peer}: {v}, closing");
+                    set_state(id, &mut conn.state, State::Closing(CloseReason::Violation));
+                }
+            }
+            conn.protocol = Some(protocol);
+            deliver(core, key, &mut out);
+        }
+        None => {
+            drop(protocol); // its state may be half-updated: never call it again
+            core.mark_closed(key, CloseReason::Panic);
+        }
+    }
+    out.clear();
+    core.scratch_out = out;
+    core.scratch_in = scratch;
+}
+
+/// The frame/reply loop over `buf`. Returns how many bytes were consumed and
+/// why it stopped.
+fn answer<S>(
+    core: &mut Core<S>,
+    protocol: &mut dyn Protocol<S>,
+    id: ConnId,
+    peer: std::net::SocketAddr,
+    buf: &[u8],
+    out: &mut Vec<u8>,
+) -> (usize, Ending) {
+    let max = core.config.max_request_size;
+    // Stop answering pipelined requests once this much reply waits: it is
+    // written first, which bounds the memory one connection can pin.
+    let high_water = core.config.read_buffer_size;
+    let mut consumed = 0;
+    let violation = loop {
+        let rest = &buf[consumed..];
+        if rest.is_empty() {
+            return (consumed, Ending::Drained);
+        }
+        if out.len() >= high_water {
+            return (consumed, Ending::Backpressure);
+        }
+        match protocol.frame(rest) {
+            Frame::Complete(n) if n > 0 && n <= rest.len() => {
+                let mut ctx = Ctx { core: &mut *core, id, peer, out: &mut *out };
+                let after = protocol.reply(&rest[..n], &mut ctx);
+                core.stats.requests += 1;
+                consumed += n;
+                if after == After::Close {
+                    return (consumed, Ending::Close);
+                }
+            }
+            Frame::Complete(_) => break Violation::Invalid("frame() returned a length outside the input"),
+            Frame::Partial if rest.len() >= max => break Violation::TooLarge { limit: max },
+            Frame::Partial => return (consumed, Ending::Partial),
+            Frame::Invalid(why) => break Violation::Invalid(why),
+        }
+    };
+    let mut ctx = Ctx { core, id, peer, out };
+    protocol.on_violation(&violation, &mut ctx);
+    (consumed, Ending::Violation(violation))
+}
+
+/// Calls `on_open` for a connection just accepted, and sends what it wrote.
+pub(crate) fn open<S>(core: &mut Core<S>, key: usize) {
+    let conn = &mut core.conns[key];
+    let (id, peer) = (conn.id, conn.peer);
+    let Some(mut protocol) = conn.protocol.take() else {
+        return;
+    };
+    let mut out = std::mem::take(&mut core.scratch_out);
+    let opened = guarded(core, Who(id, peer), "on_open", |core| {
+        protocol.on_open(&mut Ctx { core, id, peer, out: &mut out });
+    });
+    if opened.is_some() {
+        core.conns[key].protocol = Some(protocol);
+        deliver(core, key, &mut out);
+    } else {
+        core.mark_closed(key, CloseReason::Panic);
+    }
+    out.clear();
+    core.scratch_out = out;
+}
+
+/// Writes freshly produced reply bytes at once (optimistic write); only what
+/// the socket does not take is copied into the connection's own buffer.
+fn deliver<S>(core: &mut Core<S>, key: usize, out: &mut Vec<u8>) {
+    if out.is_empty() {
+        return;
+    }
+    let conn = &mut core.conns[key];
+    if conn.is_owing() {
+        // Bytes sent by other code while this reply was produced go after it.
+        out.extend_from_slice(&conn.output[conn.written..]);
+        conn.output = Vec::new();
+        conn.written = 0;
+    }
+    let (n, outcome) = if conn.writable {
+        conn.write(out)
+    } else {
+        (0, WriteOutcome::Blocked)
+    };
+    core.stats.bytes_out += n as u64;
+    match outcome {
+        WriteOutcome::Done => {}
+        WriteOutcome::Blocked => {
+            conn.output = out[n..].to_vec();
+            conn.phase_since = core.now;
+            if conn.state == State::Reading {
+                set_state(conn.id, &mut conn.state, State::Writing);
+            }
+        }
+        WriteOutcome::Failed(reason) => core.mark_closed(key, reason),
+    }
+}
+
+/// Names a connection in log lines: `#key.generation peer`.
+pub(crate) struct Who(pub ConnId, pub std::net::SocketAddr);
+
+impl std::fmt::Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0, self.1)
+    }
+}
+
+/// Runs user code on behalf of `who`, turning a panic into `None` (logged
+/// with the peer) and warning when the call blocked the loop too long.
+pub(crate) fn guarded<S, T>(
+    core: &mut Core<S>,
+    who: impl std::fmt::Display,
+    what: &str,
+    f: impl FnOnce(&mut Core<S>) -> T,
+) -> Option<T> {
+    let started = core.config.slow_callback.map(|_| Instant::now());
+    let result = catch_unwind(AssertUnwindSafe(|| f(&mut *core)));
+    if let (Some(started), Some(limit)) = (started, core.config.slow_callback) {
+        let took = started.elapsed();
+        if took > limit {
+            warn!("{who}: {what} blocked the loop for {took:?} (limit {limit:?}): every other client waited");
+        }
+    }
+    match result {
+        Ok(value) => Some(value),
+        Err(payload) => {
+            error!("{who}: {what} panicked: {}; closing the connection", panic_message(&*payload));
+            None
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-string panic payload)")
+}

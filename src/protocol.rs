@@ -1,0 +1,181 @@
+//! The contract between the reactor and user code: how to cut requests out of
+//! a byte stream, how to answer them, and what happens around them.
+
+use std::fmt;
+
+use crate::ctx::Ctx;
+
+/// A user protocol: framing plus replies, one value per connection.
+///
+/// The reactor creates one protocol value per accepted connection (through the
+/// factory given to [`Server::listen`](crate::Server::listen)), so `self` is
+/// per-connection state. State shared by all connections is `S`, reachable as
+/// `&mut S` through [`Ctx::state`].
+///
+/// # The rule
+/// Bytes arrive in arbitrary chunks: one read may hold half a request, or
+/// several requests at once. The reactor buffers them and calls
+/// [`frame`](Protocol::frame) until it says [`Frame::Partial`]; for each
+/// complete request it calls [`reply`](Protocol::reply) with exactly that
+/// request's bytes. Every callback runs on the loop thread: it must not block,
+/// or every other client waits.
+pub trait Protocol<S = ()> {
+    /// Looks at the buffered input and says whether a complete request starts
+    /// it. Called again after each reply while bytes remain, so pipelined
+    /// requests are answered in order.
+    fn frame(&mut self, input: &[u8]) -> Frame;
+
+    /// Answers one complete request (`request` is the prefix that
+    /// [`frame`](Protocol::frame) measured). Write the reply with
+    /// [`Ctx::write`]; the return value says whether the connection stays open.
+    fn reply(&mut self, request: &[u8], ctx: &mut Ctx<'_, S>) -> After;
+
+    /// Called once when the connection is accepted, before any byte is read.
+    /// Bytes written here are sent first (a greeting, the client speaking
+    /// second).
+    fn on_open(&mut self, ctx: &mut Ctx<'_, S>) {
+        let _ = ctx;
+    }
+
+    /// Called when the input breaks the protocol: [`frame`](Protocol::frame)
+    /// said [`Frame::Invalid`], or a request grew past the size limit. Write an
+    /// error reply here if the protocol has one; the connection is then
+    /// flushed and closed.
+    fn on_violation(&mut self, violation: &Violation, ctx: &mut Ctx<'_, S>) {
+        let _ = (violation, ctx);
+    }
+
+    /// Called once when the connection is gone, with the reason. Writes made
+    /// here are discarded; other connections and the shared state are still
+    /// reachable through `ctx`.
+    fn on_close(&mut self, reason: CloseReason, ctx: &mut Ctx<'_, S>) {
+        let _ = (reason, ctx);
+    }
+}
+
+/// What [`Protocol::frame`] found at the front of the buffered input.
+///
+/// "Need more bytes" is a value, not an error, as in `httparse::Status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// The first `n` bytes are one complete request (`n > 0`).
+    Complete(usize),
+    /// No complete request yet: wait for more bytes.
+    Partial,
+    /// These bytes can never become a valid request.
+    Invalid(&'static str),
+}
+
+/// What happens after a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Keep the connection and answer the next request.
+    KeepOpen,
+    /// Flush the reply, then close.
+    Close,
+}
+
+/// How a peer broke the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// A request grew past [`Config::max_request_size`](crate::Config) bytes.
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// [`Protocol::frame`] said the input is invalid, for this reason.
+    Invalid(&'static str),
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::TooLarge { limit } => write!(f, "request larger than {limit} bytes"),
+            Violation::Invalid(why) => write!(f, "invalid request: {why}"),
+        }
+    }
+}
+
+/// Why a connection ended. Each reason is counted in
+/// [`Stats`](crate::Stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The peer closed its side and nothing was owed (or all was flushed).
+    Eof,
+    /// The protocol said [`After::Close`] (or code closed it through the
+    /// context), and the reply was flushed.
+    Done,
+    /// The peer reset the connection (or the pipe broke).
+    Reset,
+    /// No complete request arrived within the idle timeout.
+    IdleTimeout,
+    /// A request was started but not completed within the request timeout.
+    RequestTimeout,
+    /// A reply could not be flushed within the write timeout.
+    WriteTimeout,
+    /// The peer broke the protocol ([`Protocol::on_violation`] was called).
+    Violation,
+    /// The connection's output grew past the output limit (a client that
+    /// does not read what it is sent).
+    OutputLimit,
+    /// A socket error other than a reset.
+    Error,
+    /// User protocol code panicked.
+    Panic,
+    /// The server shut down.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Every reason, in a fixed order (the order of [`Stats`](crate::Stats)'s
+    /// per-reason counters).
+    pub const ALL: [CloseReason; 11] = [
+        CloseReason::Eof,
+        CloseReason::Done,
+        CloseReason::Reset,
+        CloseReason::IdleTimeout,
+        CloseReason::RequestTimeout,
+        CloseReason::WriteTimeout,
+        CloseReason::Violation,
+        CloseReason::OutputLimit,
+        CloseReason::Error,
+        CloseReason::Panic,
+        CloseReason::Shutdown,
+    ];
+
+    /// A short lowercase name, used in logs and the summary line.
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseReason::Eof => "eof",
+            CloseReason::Done => "done",
+            CloseReason::Reset => "reset",
+            CloseReason::IdleTimeout => "idle-timeout",
+            CloseReason::RequestTimeout => "request-timeout",
+            CloseReason::WriteTimeout => "write-timeout",
+            CloseReason::Violation => "violation",
+            CloseReason::OutputLimit => "output-limit",
+            CloseReason::Error => "error",
+            CloseReason::Panic => "panic",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+
+    /// True for endings a healthy client causes ([`Eof`](CloseReason::Eof),
+    /// [`Done`](CloseReason::Done), [`Shutdown`](CloseReason::Shutdown)).
+    pub fn is_normal(self) -> bool {
+        matches!(
+            self,
+            CloseReason::Eof | CloseReason::Done | CloseReason::Shutdown
+        )
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

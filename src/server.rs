@@ -1,0 +1,536 @@
+//! The event loop: [`Server`] owns the poll, the listeners and the [`Core`];
+//! [`Server::turn`] is one iteration, [`Server::run`] repeats it.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, trace, warn};
+use mio::event::Event;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::accept::{AcceptStop, Listener, accept_from};
+use crate::config::{Builder, Config};
+use crate::connection::State;
+use crate::core::Core;
+use crate::ctx::Ctx;
+use crate::drive::{self, drive, timeout_of};
+use crate::handle::{Handle, Shared};
+use crate::protocol::{CloseReason, Protocol};
+use crate::stats::Stats;
+use crate::tick::{Tick, WakeReason};
+use crate::timer::Callback;
+use crate::token::{self, ConnId};
+
+/// A single-threaded TCP server: one `epoll` instance, its listeners, and
+/// every connection, driven by one thread.
+///
+/// # Things that will bite you (and how this loop handles them)
+/// - **Readiness is edge-triggered.** An event says readiness *changed*; no
+///   second event comes for bytes you did not read. Each connection keeps
+///   `readable`/`writable` flags, cleared only when a syscall says
+///   `WouldBlock` (or a short read proves the socket drained).
+/// - **Drain until `WouldBlock`.** Accept and read in a loop; stopping early
+///   strands clients in the backlog or bytes in the socket.
+/// - **A 0-byte read is EOF**, never "nothing yet"; so a read is never given
+///   an empty buffer.
+/// - **`Interrupted` means retry**, for every syscall including `poll`.
+/// - **Wake-ups can be spurious**, and HUP/ERR flags only say "try the
+///   syscall": a connection's fate is decided by what `read`/`write` return.
+/// - **Stale events after a slab key is reused.** A connection closed while
+///   handling one event may still have events later in the same batch, and
+///   its key may go to a new client. Tokens carry a generation (see
+///   [`ConnId`]) and closed connections leave the slab only at the end of the
+///   turn.
+pub struct Server<S> {
+    /// The `epoll` instance every socket is registered with.
+    poll: Poll,
+    /// Reused buffer `poll` fills with readiness events.
+    events: Events,
+    /// Listening sockets, by reserved token (index). Emptied on stop, which
+    /// releases the ports.
+    listeners: Vec<Listener<S>>,
+    /// Everything callbacks can reach.
+    core: Core<S>,
+    /// What handles share with the loop: waker, posted jobs, stop flag.
+    shared: Arc<Shared<S>>,
+    /// SIGINT/SIGTERM, when [`Server::stop_on_signals`] was called.
+    #[cfg(feature = "signals")]
+    signals: Option<signal_hook_mio::v1_0::Signals>,
+    /// Accepting is paused until then (out of file descriptors or memory).
+    accept_paused_until: Option<Instant>,
+    /// The listeners have more clients than this turn's budget allowed.
+    accept_pending: bool,
+    /// "At the connection limit" was logged for this stretch of being full.
+    full_logged: bool,
+    /// When shutdown force-closes what is left.
+    drain_deadline: Option<Instant>,
+}
+
+impl Server<()> {
+    /// A builder to set limits before creating the server.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+impl<S: 'static> Server<S> {
+    /// Creates a server with default limits, owning the application state
+    /// `state`.
+    ///
+    /// # Errors
+    /// Fails if the OS cannot create the poll instance or its waker.
+    pub fn new(state: S) -> io::Result<Server<S>> {
+        Builder::default().build(state)
+    }
+
+    pub(crate) fn with_config(config: Config, state: S) -> io::Result<Server<S>> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), token::WAKER)?;
+        Ok(Server {
+            poll,
+            events: Events::with_capacity(1024),
+            listeners: Vec::new(),
+            core: Core::new(config, state),
+            shared: Arc::new(Shared {
+                waker,
+                queue: Mutex::new(Vec::new()),
+                stop: Default::default(),
+            }),
+            #[cfg(feature = "signals")]
+            signals: None,
+            accept_paused_until: None,
+            accept_pending: false,
+            full_logged: false,
+            drain_deadline: None,
+        })
+    }
+
+    /// Binds `addr` and serves each client accepted there with a fresh
+    /// protocol value from `factory`. Returns the bound address (useful with
+    /// port 0). Call it as often as needed: one server, many ports.
+    ///
+    /// # Errors
+    /// A one-line error naming the address if it does not resolve or cannot
+    /// be bound (in use, no permission).
+    pub fn listen<P, F>(&mut self, addr: impl ToSocketAddrs + std::fmt::Display, mut factory: F) -> io::Result<SocketAddr>
+    where
+        P: Protocol<S> + 'static,
+        F: FnMut() -> P + 'static,
+    {
+        let context = |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+        let resolved = addr
+            .to_socket_addrs()
+            .map_err(context)?
+            .next()
+            .ok_or_else(|| context(io::Error::new(io::ErrorKind::InvalidInput, "no address")))?;
+        if self.listeners.len() >= token::MAX_LISTENERS {
+            return Err(context(io::Error::other("too many listeners")));
+        }
+        let mut socket = TcpListener::bind(resolved).map_err(context)?;
+        let bound = socket.local_addr()?;
+        let index = self.listeners.len();
+        self.poll
+            .registry()
+            .register(&mut socket, Token(index), Interest::READABLE)?;
+        debug!("listening on {bound}");
+        self.listeners.push(Listener {
+            socket,
+            addr: bound,
+            factory: Box::new(move || Box::new(factory()) as Box<dyn Protocol<S>>),
+            readable: false,
+        });
+        Ok(bound)
+    }
+
+    /// The addresses being listened on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|l| l.addr).collect()
+    }
+
+    /// A `Send + Clone` handle for other threads: stop the server, or post
+    /// closures to its loop.
+    pub fn handle(&self) -> Handle<S> {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The core: shared state, timers, stats. Use it before [`run`](Server::run)
+    /// to schedule timers or set up state.
+    pub fn core(&mut self) -> &mut Core<S> {
+        &mut self.core
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
+    }
+
+    /// Stops gracefully on the first SIGINT or SIGTERM, and closes every
+    /// connection at once on the second.
+    ///
+    /// # Errors
+    /// Fails if the signal handlers cannot be installed.
+    #[cfg(feature = "signals")]
+    pub fn stop_on_signals(&mut self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        self.poll
+            .registry()
+            .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Runs the loop until the server has stopped and every connection is
+    /// closed, then returns the counters (also logged as one line at `info`).
+    ///
+    /// Stopping (through [`Handle::stop`], [`Core::stop`] or a signal) is
+    /// graceful: the listeners close at once (the ports are free for a new
+    /// process), requests already received are answered and their replies
+    /// flushed, idle connections close, and whatever is left when
+    /// [`Config::drain_timeout`] passes is closed.
+    ///
+    /// # Errors
+    /// Only if `poll` itself fails; nothing a peer does ends `run`.
+    pub fn run(&mut self) -> io::Result<Stats> {
+        while !self.is_finished() {
+            self.turn(None)?;
+        }
+        info!("twig stopped: {}", self.core.stats);
+        Ok(self.core.stats.clone())
+    }
+
+    /// True once the server has stopped and every connection is gone.
+    pub fn is_finished(&self) -> bool {
+        self.core.stopping && self.core.conns.is_empty()
+    }
+
+    /// One turn of the loop: wait for events (at most `max_wait`, or until
+    /// the next deadline), dispatch them, fire due timers, run posted jobs,
+    /// and remove closed connections. Returns what happened.
+    ///
+    /// # Errors
+    /// Only if `poll` fails (not `EINTR`, which ends the turn early).
+    pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Tick> {
+        let before = self.core.stats.clone();
+        let timeout = self.poll_timeout(max_wait);
+        trace!("poll(timeout {timeout:?})");
+        let interrupted = match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
+            Err(e) => return Err(e),
+        };
+        self.core.now = Instant::now();
+        self.core.stats.wakeups += 1;
+        let mut reason = if interrupted {
+            WakeReason::Interrupted
+        } else if self.events.is_empty() {
+            WakeReason::Timeout
+        } else {
+            WakeReason::Io
+        };
+        trace!("poll woke: {reason:?}, {} events", self.events.iter().count());
+
+        let (mut woken, mut signalled) = (false, false);
+        for event in self.events.iter() {
+            self.core.stats.events += 1;
+            match event.token() {
+                token::WAKER => woken = true,
+                token::SIGNALS => signalled = true,
+                token => match ConnId::from_token(token) {
+                    Some(id) => on_connection_event(&mut self.core, id, event),
+                    None => {
+                        if let Some(listener) = self.listeners.get_mut(token.0) {
+                            trace!("{} listener readable", listener.addr);
+                            listener.readable = true;
+                        }
+                    }
+                },
+            }
+        }
+        if woken {
+            reason = WakeReason::Waker;
+        }
+        if signalled {
+            self.on_signals();
+        }
+        self.accept();
+        self.drive_dirty();
+        self.fire_deadlines();
+        let timers_before = self.core.stats.timers_fired;
+        self.fire_timers();
+        if reason == WakeReason::Timeout && self.core.stats.timers_fired > timers_before {
+            reason = WakeReason::Timer;
+        }
+        if woken {
+            self.run_posted();
+        }
+        self.stop_if_asked();
+        self.reap();
+        Ok(Tick::between(reason, &before, &self.core.stats))
+    }
+
+    /// How long `poll` may sleep: zero when work is pending, else until the
+    /// nearest deadline (timers, timeouts, accept back-off, drain), capped by
+    /// `max_wait`; forever if there is none.
+    fn poll_timeout(&self, max_wait: Option<Duration>) -> Option<Duration> {
+        let core = &self.core;
+        let stop_pending = core.stop_requested && !core.stopping;
+        if !core.dirty.is_empty() || !core.closed.is_empty() || stop_pending || self.can_accept() {
+            return Some(Duration::ZERO);
+        }
+        let paused = self
+            .accept_paused_until
+            .filter(|_| self.listeners.iter().any(|l| l.readable));
+        let nearest = [
+            core.deadlines.next_deadline(),
+            core.timers.next_deadline(),
+            paused,
+            self.drain_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let until_nearest = nearest.map(|at| at.saturating_duration_since(core.now));
+        match (until_nearest, max_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether a listener holds clients that could be accepted right now.
+    fn can_accept(&self) -> bool {
+        let core = &self.core;
+        let room = core.conns.len() < core.config.max_connections
+            || core.config.at_capacity == crate::AtCapacity::Refuse;
+        let paused = self.accept_paused_until.is_some_and(|t| t > core.now);
+        !core.stopping && room && !paused && (self.accept_pending || self.listeners.iter().any(|l| l.readable))
+    }
+
+    /// Accepts from every readable listener, within the per-turn budget.
+    fn accept(&mut self) {
+        if !self.can_accept() {
+            return;
+        }
+        self.accept_paused_until = None;
+        self.accept_pending = false;
+        for listener in self.listeners.iter_mut().filter(|l| l.readable) {
+            match accept_from(listener, &mut self.core, self.poll.registry(), &mut self.full_logged) {
+                AcceptStop::Idle => {}
+                AcceptStop::Budget => self.accept_pending = true,
+                AcceptStop::Exhausted => {
+                    self.accept_paused_until = Some(self.core.now + self.core.config.accept_backoff);
+                }
+            }
+        }
+    }
+
+    /// Drives connections that have work outside an event: written to or
+    /// closed by other code, or out of budget last turn.
+    fn drive_dirty(&mut self) {
+        let dirty = std::mem::take(&mut self.core.dirty);
+        for &id in &dirty {
+            if let Some(conn) = self.core.conns.get_mut(id.key()).filter(|c| c.id == id) {
+                conn.queued = false;
+                drive(&mut self.core, id);
+            }
+        }
+        // Hand the (empty) vector back to avoid reallocating it every turn,
+        // unless callbacks queued more meanwhile.
+        if self.core.dirty.is_empty() {
+            let mut dirty = dirty;
+            dirty.clear();
+            self.core.dirty = dirty;
+        }
+    }
+
+    /// Closes connections whose timeout passed; re-arms those whose deadline
+    /// moved later since they were armed.
+    fn fire_deadlines(&mut self) {
+        let core = &mut self.core;
+        let now = core.now;
+        while let Some((at, id)) = core.deadlines.pop_due(now) {
+            let Some(conn) = core.conns.get_mut(id.key()).filter(|c| c.id == id) else {
+                continue;
+            };
+            if conn.armed != Some(at) {
+                continue; // superseded by an earlier entry
+            }
+            conn.armed = None;
+            let Some(timeout) = timeout_of(&core.config, conn.phase) else {
+                continue;
+            };
+            let due = conn.phase_since + timeout;
+            if due > now {
+                core.deadlines.arm(id, due, &mut conn.armed);
+                continue;
+            }
+            let reason = match (conn.phase, conn.state) {
+                (_, State::Lingering(reason)) => reason,
+                (crate::connection::Phase::Idle, _) => CloseReason::IdleTimeout,
+                (crate::connection::Phase::Request, _) => CloseReason::RequestTimeout,
+                _ => CloseReason::WriteTimeout,
+            };
+            debug!("{id} {}: {reason} after {timeout:?}", conn.peer);
+            core.mark_closed(id.key(), reason);
+        }
+    }
+
+    /// Runs the timers due now, in (deadline, scheduling order). Timers
+    /// scheduled by these callbacks wait for the next turn.
+    fn fire_timers(&mut self) {
+        let core = &mut self.core;
+        let watermark = core.timers.watermark();
+        while let Some((id, at, callback)) = core.timers.pop_due(core.now, watermark) {
+            core.stats.timers_fired += 1;
+            trace!("firing {id}");
+            let rest = match callback {
+                Callback::Once(f) => {
+                    drive::guarded(core, id, "timer", f);
+                    None
+                }
+                Callback::Every(mut f, interval) => {
+                    // A repeating timer that panicked is cancelled.
+                    drive::guarded(core, id, "timer", |core| f(core)).map(|()| Callback::Every(f, interval))
+                }
+            };
+            let now = core.now;
+            core.timers.finish(id, at, now, rest);
+        }
+    }
+
+    /// Runs the closures posted through handles, and notices a handle's stop.
+    fn run_posted(&mut self) {
+        for job in self.shared.take_jobs() {
+            drive::guarded(&mut self.core, "handle", "posted closure", job);
+        }
+        if self.shared.stop.load(Ordering::Acquire) {
+            self.core.stop_requested = true;
+        }
+    }
+
+    /// Begins shutdown when asked; force-closes what is left at the drain
+    /// deadline.
+    fn stop_if_asked(&mut self) {
+        let core = &mut self.core;
+        if core.stop_requested && !core.stopping {
+            core.stopping = true;
+            self.drain_deadline = Some(core.now + core.config.drain_timeout);
+            for mut listener in self.listeners.drain(..) {
+                let _ = self.poll.registry().deregister(&mut listener.socket);
+                debug!("stopped listening on {}", listener.addr);
+            }
+            info!("stopping: draining {} connections", core.conns.len());
+            let ids: Vec<ConnId> = core.connections().collect();
+            for id in ids {
+                // Look once more for requests that already arrived: they are
+                // answered; then the connection closes.
+                core.conns[id.key()].readable = true;
+                core.mark_dirty(id);
+            }
+        }
+        if core.stopping && self.drain_deadline.is_some_and(|t| t <= core.now) {
+            let ids: Vec<ConnId> = core.connections().collect();
+            if !ids.is_empty() {
+                warn!("drain deadline passed: closing {} connections", ids.len());
+            }
+            for id in ids {
+                core.mark_closed(id.key(), CloseReason::Shutdown);
+            }
+        }
+    }
+
+    /// Turns pending SIGINT/SIGTERM into a graceful stop (or, the second
+    /// time, an immediate one).
+    fn on_signals(&mut self) {
+        #[cfg(feature = "signals")]
+        if let Some(signals) = &mut self.signals {
+            let core = &mut self.core;
+            for signal in signals.pending() {
+                let name = if signal == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+                if core.stop_requested || core.stopping {
+                    info!("{name} again: closing every connection now");
+                    self.drain_deadline = Some(core.now);
+                } else {
+                    info!("{name}: stopping gracefully");
+                    core.stop_requested = true;
+                }
+            }
+        }
+    }
+
+    /// Removes the connections closed this turn from the slab: the one place
+    /// this happens, after every event of the batch was handled, so no event
+    /// can reach a new connection that reused a key.
+    fn reap(&mut self) {
+        let core = &mut self.core;
+        while let Some(key) = core.closed.pop() {
+            let mut conn = core.conns.remove(key);
+            let State::Closed(reason) = conn.state else {
+                error!("twig bug: {} reaped while {:?}", conn.id, conn.state);
+                continue;
+            };
+            core.stats.closed_by[reason.index()] += 1;
+            core.stats.active -= 1;
+            match reason {
+                CloseReason::Error | CloseReason::OutputLimit => {
+                    warn!("{} {}: closed ({reason})", conn.id, conn.peer)
+                }
+                _ => debug!("{} {}: closed ({reason})", conn.id, conn.peer),
+            }
+            if let Some(mut protocol) = conn.protocol.take() {
+                let (id, peer) = (conn.id, conn.peer);
+                let mut sink = Vec::new();
+                drive::guarded(core, drive::Who(id, peer), "on_close", |core| {
+                    protocol.on_close(reason, &mut Ctx { core, id, peer, out: &mut sink })
+                });
+            }
+            // Dropping the socket closes it, which also removes it from the
+            // epoll set: no deregister syscall needed.
+            drop(conn);
+            self.full_logged = false;
+            self.accept_paused_until = None; // a descriptor is free again
+        }
+    }
+}
+
+/// Records an event's readiness on its connection and drives it. Events for
+/// a connection that is gone (or whose key now belongs to another) are
+/// counted and dropped.
+fn on_connection_event<S>(core: &mut Core<S>, id: ConnId, event: &Event) {
+    let Some(conn) = core.conns.get_mut(id.key()).filter(|c| c.id == id) else {
+        core.stats.stale_events += 1;
+        trace!("{id} stale event dropped (connection gone)");
+        return;
+    };
+    trace!(
+        "{id} event: readable={} writable={} read_closed={} write_closed={} error={}",
+        event.is_readable(),
+        event.is_writable(),
+        event.is_read_closed(),
+        event.is_write_closed(),
+        event.is_error()
+    );
+    if let State::Closed(_) = conn.state {
+        core.stats.stale_events += 1;
+        trace!("{id} event after close dropped");
+        return;
+    }
+    // HUP and ERR only say "try the syscall": they set the flags, and read or
+    // write will report what happened.
+    if event.is_readable() || event.is_read_closed() || event.is_error() {
+        conn.readable = true;
+    }
+    if event.is_read_closed() {
+        conn.hup_seen = true;
+    }
+    if event.is_writable() || event.is_write_closed() || event.is_error() {
+        conn.writable = true;
+    }
+    drive(core, id);
+}

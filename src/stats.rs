@@ -1,0 +1,88 @@
+//! Counters the loop keeps anyway, readable from callbacks and returned by
+//! [`Server::run`](crate::Server::run).
+
+use std::fmt;
+
+use crate::protocol::CloseReason;
+
+/// What the server has done since it was built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections open now.
+    pub active: u64,
+    /// Connections accepted and closed at once because the server was full
+    /// ([`AtCapacity::Refuse`](crate::AtCapacity::Refuse)).
+    pub refused: u64,
+    /// Times a client had to wait in the backlog because the server was full
+    /// ([`AtCapacity::Wait`](crate::AtCapacity::Wait)), counted once per
+    /// stretch of being full.
+    pub capacity_reached: u64,
+    /// Accept errors: per-connection ones skipped, plus exhaustion ones
+    /// (out of descriptors or memory) that paused accepting.
+    pub accept_errors: u64,
+    /// Connections closed, by reason, in the order of [`CloseReason::ALL`].
+    pub closed_by: [u64; CloseReason::ALL.len()],
+    /// Complete requests answered.
+    pub requests: u64,
+    /// Bytes read from peers.
+    pub bytes_in: u64,
+    /// Bytes written to peers.
+    pub bytes_out: u64,
+    /// Times `poll` returned.
+    pub wakeups: u64,
+    /// Readiness events received from `poll`.
+    pub events: u64,
+    /// Events for a connection that had already closed (generation guard).
+    pub stale_events: u64,
+    /// Timer callbacks run.
+    pub timers_fired: u64,
+    /// Commands (posted closures, sends) aimed at a connection that had
+    /// already closed, and dropped.
+    pub dropped_commands: u64,
+}
+
+impl Stats {
+    /// Connections closed for `reason`.
+    pub fn closed(&self, reason: CloseReason) -> u64 {
+        self.closed_by[reason.index()]
+    }
+
+    /// Connections closed for any reason.
+    pub fn closed_total(&self) -> u64 {
+        self.closed_by.iter().sum()
+    }
+}
+
+impl fmt::Display for Stats {
+    /// One summary line, as logged at shutdown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "accepted {} (refused {}), active {}, requests {}, in {} B, out {} B, \
+             wakeups {}, events {}, closed {}",
+            self.accepted,
+            self.refused,
+            self.active,
+            self.requests,
+            self.bytes_in,
+            self.bytes_out,
+            self.wakeups,
+            self.events,
+            self.closed_total(),
+        )?;
+        let mut sep = " (";
+        for reason in CloseReason::ALL {
+            let n = self.closed(reason);
+            if n > 0 {
+                write!(f, "{sep}{reason} {n}")?;
+                sep = ", ";
+            }
+        }
+        if sep == ", " {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}

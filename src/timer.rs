@@ -1,0 +1,245 @@
+//! Deadlines: user timers (`after`, `every`, `cancel`) and per-connection
+//! timeouts, both on the monotonic clock.
+//!
+//! Both are binary heaps keyed by `(deadline, scheduling order)`, so timers fire
+//! in deadline order and, for equal deadlines, in the order they were
+//! scheduled. Nothing is removed from a heap early: a cancelled timer or a
+//! moved connection deadline leaves a stale entry that is recognised and
+//! skipped when it reaches the top. That keeps every operation O(log n), and
+//! the per-request path (moving a connection's deadline later) O(1): it only
+//! writes a field.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::core::Core;
+use crate::token::ConnId;
+
+/// Names a scheduled timer, for [`Core::cancel`]. Never names a later timer,
+/// even after this one fired and its slot was reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerId {
+    key: u32,
+    generation: u32,
+}
+
+impl fmt::Display for TimerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "timer#{}.{}", self.key, self.generation)
+    }
+}
+
+/// A timer callback: runs on the loop thread with the whole core.
+pub(crate) enum Callback<S> {
+    Once(Box<dyn FnOnce(&mut Core<S>)>),
+    Every(Box<dyn FnMut(&mut Core<S>)>, Duration),
+}
+
+struct Entry<S> {
+    generation: u32,
+    /// `None` while the callback runs (it is moved out to be called with the
+    /// core that owns this table).
+    callback: Option<Callback<S>>,
+}
+
+/// The user timers of one reactor.
+pub(crate) struct Timers<S> {
+    /// `(deadline, seq, key, generation)`, earliest first.
+    heap: BinaryHeap<Reverse<(Instant, u64, u32, u32)>>,
+    entries: Slab<Entry<S>>,
+    /// Scheduling order, so equal deadlines fire first-scheduled first.
+    seq: u64,
+    next_generation: u32,
+}
+
+impl<S> Timers<S> {
+    pub(crate) fn new() -> Timers<S> {
+        Timers {
+            heap: BinaryHeap::new(),
+            entries: Slab::new(),
+            seq: 0,
+            next_generation: 0,
+        }
+    }
+
+    pub(crate) fn schedule(&mut self, deadline: Instant, callback: Callback<S>) -> TimerId {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        let generation = self.next_generation;
+        let key = self.entries.insert(Entry {
+            generation,
+            callback: Some(callback),
+        }) as u32;
+        self.push(deadline, key, generation);
+        TimerId { key, generation }
+    }
+
+    fn push(&mut self, deadline: Instant, key: u32, generation: u32) {
+        self.seq += 1;
+        self.heap
+            .push(Reverse((deadline, self.seq, key, generation)));
+    }
+
+    /// Cancels a timer; false if it already fired (one-shot) or was cancelled.
+    pub(crate) fn cancel(&mut self, id: TimerId) -> bool {
+        match self.entries.get(id.key as usize) {
+            Some(entry) if entry.generation == id.generation => {
+                self.entries.remove(id.key as usize);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Timers scheduled and not yet fired or cancelled.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The earliest deadline in the heap (possibly of a cancelled timer: at
+    /// worst one early wake-up).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, ..))| *at)
+    }
+
+    /// The scheduling order the next timer will get: timers scheduled from
+    /// now on are not due in the current pass, whatever their deadline.
+    pub(crate) fn watermark(&self) -> u64 {
+        self.seq
+    }
+
+    /// Pops the next timer due at `now` scheduled before `watermark`, taking
+    /// its callback out. Stale entries are dropped on the way.
+    pub(crate) fn pop_due(&mut self, now: Instant, watermark: u64) -> Option<(TimerId, Instant, Callback<S>)> {
+        while let Some(&Reverse((at, seq, key, generation))) = self.heap.peek() {
+            if at > now || seq > watermark {
+                return None;
+            }
+            self.heap.pop();
+            if let Some(entry) = self.entries.get_mut(key as usize)
+                && entry.generation == generation
+                && let Some(callback) = entry.callback.take()
+            {
+                return Some((TimerId { key, generation }, at, callback));
+            }
+        }
+        None
+    }
+
+    /// After a callback ran: re-arm a repeating timer (unless it cancelled
+    /// itself meanwhile), forget a one-shot one.
+    pub(crate) fn finish(&mut self, id: TimerId, previous: Instant, now: Instant, rest: Option<Callback<S>>) {
+        let alive = matches!(self.entries.get(id.key as usize), Some(e) if e.generation == id.generation);
+        if !alive {
+            return;
+        }
+        match rest {
+            Some(Callback::Every(f, interval)) => {
+                // Keep the cadence (no drift), but never schedule into the past
+                // after a long stall: skip missed ticks instead of bursting.
+                let mut next = previous + interval;
+                if next <= now {
+                    next = now + interval;
+                }
+                self.entries[id.key as usize].callback = Some(Callback::Every(f, interval));
+                self.push(next, id.key, id.generation);
+            }
+            _ => {
+                self.entries.remove(id.key as usize);
+            }
+        }
+    }
+}
+
+/// The per-connection timeouts: at most one live heap entry per connection,
+/// re-armed lazily.
+///
+/// A connection stores its own current deadline; moving it *later* (the
+/// common case: a request completed) changes only that field. The heap entry
+/// stays where it was, and when it comes due the connection's real deadline
+/// is checked and re-pushed. Moving it *earlier* pushes a new entry.
+pub(crate) struct Deadlines {
+    heap: BinaryHeap<Reverse<(Instant, ConnId)>>,
+}
+
+impl Deadlines {
+    pub(crate) fn new() -> Deadlines {
+        Deadlines {
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    /// Makes sure a wake-up comes no later than `deadline` for `id`; `armed`
+    /// is the connection's record of the earliest entry it has in the heap.
+    pub(crate) fn arm(&mut self, id: ConnId, deadline: Instant, armed: &mut Option<Instant>) {
+        if armed.is_none_or(|at| deadline < at) {
+            self.heap.push(Reverse((deadline, id)));
+            *armed = Some(deadline);
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Pops one entry due at `now`: `(when it was armed for, connection)`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, ConnId)> {
+        match self.heap.peek() {
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_deadlines_fire_in_scheduling_order_and_cancel_skips() {
+        let mut timers: Timers<()> = Timers::new();
+        let t0 = Instant::now();
+        let a = timers.schedule(t0, Callback::Once(Box::new(|_| {})));
+        let b = timers.schedule(t0, Callback::Once(Box::new(|_| {})));
+        let c = timers.schedule(t0, Callback::Once(Box::new(|_| {})));
+        assert!(timers.cancel(b));
+        assert!(!timers.cancel(b), "second cancel finds nothing");
+        let mark = timers.watermark();
+        let (first, _, cb) = timers.pop_due(t0, mark).unwrap();
+        assert_eq!(first, a);
+        timers.finish(first, t0, t0, Some(cb));
+        let (second, ..) = timers.pop_due(t0, mark).unwrap();
+        assert_eq!(second, c);
+        assert!(timers.pop_due(t0, mark).is_none());
+    }
+
+    #[test]
+    fn timers_scheduled_during_a_pass_wait_for_the_next_one() {
+        let mut timers: Timers<()> = Timers::new();
+        let t0 = Instant::now();
+        let mark = timers.watermark();
+        timers.schedule(t0, Callback::Once(Box::new(|_| {})));
+        assert!(timers.pop_due(t0, mark).is_none());
+        assert!(timers.pop_due(t0, timers.watermark()).is_some());
+    }
+
+    #[test]
+    fn deadlines_only_push_when_moved_earlier() {
+        let mut d = Deadlines::new();
+        let id = ConnId {
+            key: 1,
+            generation: 1,
+        };
+        let t0 = Instant::now();
+        let mut armed = None;
+        d.arm(id, t0 + Duration::from_secs(5), &mut armed);
+        d.arm(id, t0 + Duration::from_secs(9), &mut armed);
+        assert_eq!(d.heap.len(), 1, "moving later writes no heap entry");
+        d.arm(id, t0 + Duration::from_secs(1), &mut armed);
+        assert_eq!(d.heap.len(), 2);
+        assert_eq!(d.next_deadline(), Some(t0 + Duration::from_secs(1)));
+    }
+}
