@@ -29,7 +29,9 @@ fn main() {
         .env()
         .init()
         .expect("the first logger");
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "0.0.0.0:7000".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "0.0.0.0:7000".into());
     if let Err(e) = serve(&addr) {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
@@ -40,7 +42,11 @@ fn serve(addr: &str) -> std::io::Result<()> {
     let mut server = Server::builder().timeouts_from_env().build(())?;
     let bound = server.listen(addr, || Echo)?;
     server.stop_on_signals()?;
-    info!("echoing on {bound}; try: nc {} {}", bound.ip(), bound.port());
+    info!(
+        "echoing on {bound}; try: nc {} {}",
+        bound.ip(),
+        bound.port()
+    );
     server.run()?;
     Ok(())
 }

@@ -46,7 +46,9 @@ fn main() {
         .env()
         .init()
         .expect("the first logger");
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "0.0.0.0:8000".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "0.0.0.0:8000".into());
     if let Err(e) = serve(&addr) {
         eprintln!("reply_server: {e}");
         std::process::exit(1);

@@ -66,7 +66,10 @@ pub(crate) fn accept_from<S>(
         match result {
             Ok((stream, peer)) if full => {
                 core.stats.refused += 1;
-                debug!("refused {peer}: at the connection limit ({})", core.config.max_connections);
+                debug!(
+                    "refused {peer}: at the connection limit ({})",
+                    core.config.max_connections
+                );
                 drop(stream);
             }
             Ok((stream, peer)) => add(listener, core, registry, stream, peer),
@@ -125,7 +128,11 @@ fn add<S>(
     let id = ConnId { key, generation };
     // Registered once, for both directions, for the connection's whole life:
     // no epoll_ctl per state change.
-    let registered = registry.register(&mut stream, id.token(), Interest::READABLE | Interest::WRITABLE);
+    let registered = registry.register(
+        &mut stream,
+        id.token(),
+        Interest::READABLE | Interest::WRITABLE,
+    );
     trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
     if let Err(e) = registered {
         warn!("{peer}: cannot register the connection: {e}; dropped");

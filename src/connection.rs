@@ -200,7 +200,12 @@ impl<S> Connection<S> {
         let mut done = 0;
         while done < bytes.len() {
             let result = self.socket.write(&bytes[done..]);
-            trace!("{} write({}) -> {:?}", self.id, bytes.len() - done, Brief(&result));
+            trace!(
+                "{} write({}) -> {:?}",
+                self.id,
+                bytes.len() - done,
+                Brief(&result)
+            );
             match result {
                 // A 0-byte write of a non-empty buffer cannot make progress.
                 Ok(0) => return (done, WriteOutcome::Failed(CloseReason::Error)),

@@ -110,7 +110,11 @@ impl<S> Core<S> {
     }
 
     /// Runs `callback` once on the loop thread, `delay` after now.
-    pub fn after(&mut self, delay: Duration, callback: impl FnOnce(&mut Core<S>) + 'static) -> TimerId {
+    pub fn after(
+        &mut self,
+        delay: Duration,
+        callback: impl FnOnce(&mut Core<S>) + 'static,
+    ) -> TimerId {
         let id = self
             .timers
             .schedule(self.now + delay, Callback::Once(Box::new(callback)));
@@ -121,11 +125,16 @@ impl<S> Core<S> {
     /// Runs `callback` every `interval` (the first time one interval from
     /// now) until cancelled. Missed ticks after a stall are skipped, not
     /// bunched. An interval of zero is treated as one millisecond.
-    pub fn every(&mut self, interval: Duration, callback: impl FnMut(&mut Core<S>) + 'static) -> TimerId {
+    pub fn every(
+        &mut self,
+        interval: Duration,
+        callback: impl FnMut(&mut Core<S>) + 'static,
+    ) -> TimerId {
         let interval = interval.max(Duration::from_millis(1));
-        let id = self
-            .timers
-            .schedule(self.now + interval, Callback::Every(Box::new(callback), interval));
+        let id = self.timers.schedule(
+            self.now + interval,
+            Callback::Every(Box::new(callback), interval),
+        );
         trace!("scheduled {id} every {interval:?}");
         id
     }
@@ -176,7 +185,10 @@ impl<S> Core<S> {
             return false;
         }
         if conn.output.len() - conn.written + bytes.len() > max_output {
-            debug!("{id} {}: owes more than {max_output} bytes, closing", conn.peer);
+            debug!(
+                "{id} {}: owes more than {max_output} bytes, closing",
+                conn.peer
+            );
             self.mark_closed(id.key(), CloseReason::OutputLimit);
             return false;
         }

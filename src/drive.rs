@@ -54,7 +54,11 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                 }
                 if conn.read_closed {
                     if !conn.input.is_empty() {
-                        debug!("{id} {}: peer closed mid-request, {} bytes discarded", conn.peer, conn.input.len());
+                        debug!(
+                            "{id} {}: peer closed mid-request, {} bytes discarded",
+                            conn.peer,
+                            conn.input.len()
+                        );
                         conn.input = Vec::new();
                     }
                     set_state(id, &mut conn.state, State::Closing(CloseReason::Eof));
@@ -290,7 +294,12 @@ fn answer<S>(
         }
         match protocol.frame(rest) {
             Frame::Complete(n) if n > 0 && n <= rest.len() => {
-                let mut ctx = Ctx { core: &mut *core, id, peer, out: &mut *out };
+                let mut ctx = Ctx {
+                    core: &mut *core,
+                    id,
+                    peer,
+                    out: &mut *out,
+                };
                 let after = protocol.reply(&rest[..n], &mut ctx);
                 core.stats.requests += 1;
                 consumed += n;
@@ -298,13 +307,20 @@ fn answer<S>(
                     return (consumed, Ending::Close);
                 }
             }
-            Frame::Complete(_) => break Violation::Invalid("frame() returned a length outside the input"),
+            Frame::Complete(_) => {
+                break Violation::Invalid("frame() returned a length outside the input");
+            }
             Frame::Partial if rest.len() >= max => break Violation::TooLarge { limit: max },
             Frame::Partial => return (consumed, Ending::Partial),
             Frame::Invalid(why) => break Violation::Invalid(why),
         }
     };
-    let mut ctx = Ctx { core, id, peer, out };
+    let mut ctx = Ctx {
+        core,
+        id,
+        peer,
+        out,
+    };
     protocol.on_violation(&violation, &mut ctx);
     (consumed, Ending::Violation(violation))
 }
@@ -318,7 +334,12 @@ pub(crate) fn open<S>(core: &mut Core<S>, key: usize) {
     };
     let mut out = std::mem::take(&mut core.scratch_out);
     let opened = guarded(core, Who(id, peer), "on_open", |core| {
-        protocol.on_open(&mut Ctx { core, id, peer, out: &mut out });
+        protocol.on_open(&mut Ctx {
+            core,
+            id,
+            peer,
+            out: &mut out,
+        });
     });
     if opened.is_some() {
         core.conns[key].protocol = Some(protocol);
@@ -384,13 +405,18 @@ pub(crate) fn guarded<S, T>(
     if let (Some(started), Some(limit)) = (started, core.config.slow_callback) {
         let took = started.elapsed();
         if took > limit {
-            warn!("{who}: {what} blocked the loop for {took:?} (limit {limit:?}): every other client waited");
+            warn!(
+                "{who}: {what} blocked the loop for {took:?} (limit {limit:?}): every other client waited"
+            );
         }
     }
     match result {
         Ok(value) => Some(value),
         Err(payload) => {
-            error!("{who}: {what} panicked: {}; closing the connection", panic_message(&*payload));
+            error!(
+                "{who}: {what} panicked: {}; closing the connection",
+                panic_message(&*payload)
+            );
             None
         }
     }

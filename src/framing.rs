@@ -139,7 +139,12 @@ mod tests {
             (b"\x16\x03\x01", NotHttp),
         ];
         for (input, want) in cases {
-            assert_eq!(http_start(input), *want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                http_start(input),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -152,7 +157,10 @@ mod tests {
 
     #[test]
     fn length_prefixed_rejects_oversize() {
-        assert_eq!(length_prefixed(b"\0\0\x10\0", 100), Frame::Invalid("length prefix over the limit"));
+        assert_eq!(
+            length_prefixed(b"\0\0\x10\0", 100),
+            Frame::Invalid("length prefix over the limit")
+        );
         assert_eq!(length_prefixed(b"\0\0\0", 100), Frame::Partial);
         assert_eq!(length_prefixed(b"\0\0\0\0", 100), Frame::Complete(4));
     }

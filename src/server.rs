@@ -116,12 +116,17 @@ impl<S: 'static> Server<S> {
     /// # Errors
     /// A one-line error naming the address if it does not resolve or cannot
     /// be bound (in use, no permission).
-    pub fn listen<P, F>(&mut self, addr: impl ToSocketAddrs + std::fmt::Display, mut factory: F) -> io::Result<SocketAddr>
+    pub fn listen<P, F>(
+        &mut self,
+        addr: impl ToSocketAddrs + std::fmt::Display,
+        mut factory: F,
+    ) -> io::Result<SocketAddr>
     where
         P: Protocol<S> + 'static,
         F: FnMut() -> P + 'static,
     {
-        let context = |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+        let context =
+            |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
         let resolved = addr
             .to_socket_addrs()
             .map_err(context)?
@@ -234,7 +239,10 @@ impl<S: 'static> Server<S> {
         } else {
             WakeReason::Io
         };
-        trace!("poll woke: {reason:?}, {} events", self.events.iter().count());
+        trace!(
+            "poll woke: {reason:?}, {} events",
+            self.events.iter().count()
+        );
 
         let (mut woken, mut signalled) = (false, false);
         for event in self.events.iter() {
@@ -309,7 +317,10 @@ impl<S: 'static> Server<S> {
         let room = core.conns.len() < core.config.max_connections
             || core.config.at_capacity == crate::AtCapacity::Refuse;
         let paused = self.accept_paused_until.is_some_and(|t| t > core.now);
-        !core.stopping && room && !paused && (self.accept_pending || self.listeners.iter().any(|l| l.readable))
+        !core.stopping
+            && room
+            && !paused
+            && (self.accept_pending || self.listeners.iter().any(|l| l.readable))
     }
 
     /// Accepts from every readable listener, within the per-turn budget.
@@ -320,11 +331,17 @@ impl<S: 'static> Server<S> {
         self.accept_paused_until = None;
         self.accept_pending = false;
         for listener in self.listeners.iter_mut().filter(|l| l.readable) {
-            match accept_from(listener, &mut self.core, self.poll.registry(), &mut self.full_logged) {
+            match accept_from(
+                listener,
+                &mut self.core,
+                self.poll.registry(),
+                &mut self.full_logged,
+            ) {
                 AcceptStop::Idle => {}
                 AcceptStop::Budget => self.accept_pending = true,
                 AcceptStop::Exhausted => {
-                    self.accept_paused_until = Some(self.core.now + self.core.config.accept_backoff);
+                    self.accept_paused_until =
+                        Some(self.core.now + self.core.config.accept_backoff);
                 }
             }
         }
@@ -396,7 +413,8 @@ impl<S: 'static> Server<S> {
                 }
                 Callback::Every(mut f, interval) => {
                     // A repeating timer that panicked is cancelled.
-                    drive::guarded(core, id, "timer", |core| f(core)).map(|()| Callback::Every(f, interval))
+                    drive::guarded(core, id, "timer", |core| f(core))
+                        .map(|()| Callback::Every(f, interval))
                 }
             };
             let now = core.now;
@@ -452,7 +470,11 @@ impl<S: 'static> Server<S> {
         if let Some(signals) = &mut self.signals {
             let core = &mut self.core;
             for signal in signals.pending() {
-                let name = if signal == signal_hook::consts::SIGINT { "SIGINT" } else { "SIGTERM" };
+                let name = if signal == signal_hook::consts::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
                 if core.stop_requested || core.stopping {
                     info!("{name} again: closing every connection now");
                     self.drain_deadline = Some(core.now);
@@ -487,7 +509,15 @@ impl<S: 'static> Server<S> {
                 let (id, peer) = (conn.id, conn.peer);
                 let mut sink = Vec::new();
                 drive::guarded(core, drive::Who(id, peer), "on_close", |core| {
-                    protocol.on_close(reason, &mut Ctx { core, id, peer, out: &mut sink })
+                    protocol.on_close(
+                        reason,
+                        &mut Ctx {
+                            core,
+                            id,
+                            peer,
+                            out: &mut sink,
+                        },
+                    )
                 });
             }
             // Dropping the socket closes it, which also removes it from the

@@ -33,10 +33,15 @@ impl fmt::Display for TimerId {
     }
 }
 
+/// A one-shot timer's callback.
+pub(crate) type OnceFn<S> = Box<dyn FnOnce(&mut Core<S>)>;
+/// A repeating timer's callback.
+pub(crate) type EveryFn<S> = Box<dyn FnMut(&mut Core<S>)>;
+
 /// A timer callback: runs on the loop thread with the whole core.
 pub(crate) enum Callback<S> {
-    Once(Box<dyn FnOnce(&mut Core<S>)>),
-    Every(Box<dyn FnMut(&mut Core<S>)>, Duration),
+    Once(OnceFn<S>),
+    Every(EveryFn<S>, Duration),
 }
 
 struct Entry<S> {
@@ -113,7 +118,11 @@ impl<S> Timers<S> {
 
     /// Pops the next timer due at `now` scheduled before `watermark`, taking
     /// its callback out. Stale entries are dropped on the way.
-    pub(crate) fn pop_due(&mut self, now: Instant, watermark: u64) -> Option<(TimerId, Instant, Callback<S>)> {
+    pub(crate) fn pop_due(
+        &mut self,
+        now: Instant,
+        watermark: u64,
+    ) -> Option<(TimerId, Instant, Callback<S>)> {
         while let Some(&Reverse((at, seq, key, generation))) = self.heap.peek() {
             if at > now || seq > watermark {
                 return None;
@@ -131,8 +140,15 @@ impl<S> Timers<S> {
 
     /// After a callback ran: re-arm a repeating timer (unless it cancelled
     /// itself meanwhile), forget a one-shot one.
-    pub(crate) fn finish(&mut self, id: TimerId, previous: Instant, now: Instant, rest: Option<Callback<S>>) {
-        let alive = matches!(self.entries.get(id.key as usize), Some(e) if e.generation == id.generation);
+    pub(crate) fn finish(
+        &mut self,
+        id: TimerId,
+        previous: Instant,
+        now: Instant,
+        rest: Option<Callback<S>>,
+    ) {
+        let alive =
+            matches!(self.entries.get(id.key as usize), Some(e) if e.generation == id.generation);
         if !alive {
             return;
         }
