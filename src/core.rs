@@ -158,6 +158,17 @@ impl<S> Core<S> {
             .map(|(_, c)| c.id)
     }
 
+    /// Bytes the server holds for all connections: partial requests waiting
+    /// for their end, plus replies waiting for the socket. (Scratch buffers
+    /// are shared and not counted.) Walks every connection: for diagnostics
+    /// and tests, not for the hot path.
+    pub fn buffered_bytes(&self) -> usize {
+        self.conns
+            .iter()
+            .map(|(_, c)| c.input.len() + c.output.len() - c.written)
+            .sum()
+    }
+
     /// The peer address of an open connection.
     pub fn peer(&self, id: ConnId) -> Option<SocketAddr> {
         self.live(id).map(|c| c.peer)
