@@ -233,6 +233,9 @@ fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
 
     let conn = &mut core.conns[key];
     match result {
+        // Closed meanwhile by the callback itself (through `Core`): keep it
+        // closed, and send nothing more.
+        Some(_) if matches!(conn.state, State::Closed(_)) => conn.protocol = Some(protocol),
         Some((consumed, ending)) => {
             if consumed > 0 {
                 conn.phase_since = core.now; // a request completed: the idle clock restarts
@@ -342,8 +345,11 @@ pub(crate) fn open<S>(core: &mut Core<S>, key: usize) {
         });
     });
     if opened.is_some() {
-        core.conns[key].protocol = Some(protocol);
-        deliver(core, key, &mut out);
+        let conn = &mut core.conns[key];
+        conn.protocol = Some(protocol);
+        if !matches!(conn.state, State::Closed(_)) {
+            deliver(core, key, &mut out);
+        }
     } else {
         core.mark_closed(key, CloseReason::Panic);
     }
