@@ -13,6 +13,7 @@ use crate::connection::Connection;
 use crate::core::Core;
 use crate::drive;
 use crate::protocol::Protocol;
+use crate::recorder::Mark;
 use crate::token::ConnId;
 
 /// Makes the protocol value for each new connection.
@@ -147,7 +148,10 @@ fn add<S>(
             return;
         }
     };
-    entry.insert(Connection::new(id, stream, peer, protocol, core.now));
+    let conn = entry.insert(Connection::new(id, stream, peer, protocol, core.now));
+    conn.recorder.record(Mark::Accepted {
+        turn: core.stats.wakeups as u32,
+    });
     core.stats.accepted += 1;
     core.stats.active += 1;
     debug!("{id} {peer}: connected (via {})", listener.addr);

@@ -13,6 +13,7 @@ use log::trace;
 use mio::net::TcpStream;
 
 use crate::protocol::{CloseReason, Protocol};
+use crate::recorder::{Mark, Recorder};
 use crate::token::ConnId;
 
 /// Where a connection is in its life. See the picture in the crate docs.
@@ -98,6 +99,8 @@ pub(crate) struct Connection<S> {
     pub phase_since: Instant,
     /// Earliest deadline this connection has in the core's deadline heap.
     pub armed: Option<Instant>,
+    /// Its last events and transitions, dumped if it ends abnormally.
+    pub recorder: Recorder,
 }
 
 /// What one `read` said.
@@ -153,7 +156,15 @@ impl<S> Connection<S> {
             phase: Phase::Idle,
             phase_since: now,
             armed: None,
+            recorder: Recorder::new(),
         }
+    }
+
+    /// Moves to `next`, narrating at trace level and in the flight recorder.
+    pub(crate) fn set_state(&mut self, next: State) {
+        trace!("{} {:?} -> {next:?}", self.id, self.state);
+        self.recorder.record(Mark::To(next));
+        self.state = next;
     }
 
     /// True when the connection owes its peer bytes.
@@ -169,11 +180,13 @@ impl<S> Connection<S> {
             trace!("{} read({}) -> {:?}", self.id, buf.len(), Brief(&result));
             return match result {
                 Ok(0) => {
+                    self.recorder.record(Mark::Eof);
                     self.read_closed = true;
                     self.readable = false;
                     ReadOutcome::Eof
                 }
                 Ok(n) => {
+                    self.recorder.record(Mark::Read(n as u32));
                     // On Linux a TCP read shorter than the buffer means the
                     // receive queue is empty now, so the next read would only
                     // say WouldBlock: skip that syscall. Not when the peer's
@@ -185,11 +198,15 @@ impl<S> Connection<S> {
                     ReadOutcome::Data(n)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.recorder.record(Mark::ReadBlocked);
                     self.readable = false;
                     ReadOutcome::WouldBlock
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => ReadOutcome::Failed(classify(&e)),
+                Err(e) => {
+                    self.recorder.record(Mark::Failed);
+                    ReadOutcome::Failed(classify(&e))
+                }
             };
         }
     }
@@ -208,14 +225,24 @@ impl<S> Connection<S> {
             );
             match result {
                 // A 0-byte write of a non-empty buffer cannot make progress.
-                Ok(0) => return (done, WriteOutcome::Failed(CloseReason::Error)),
-                Ok(n) => done += n,
+                Ok(0) => {
+                    self.recorder.record(Mark::Failed);
+                    return (done, WriteOutcome::Failed(CloseReason::Error));
+                }
+                Ok(n) => {
+                    self.recorder.record(Mark::Wrote(n as u32));
+                    done += n;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.recorder.record(Mark::WriteBlocked);
                     self.writable = false;
                     return (done, WriteOutcome::Blocked);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (done, WriteOutcome::Failed(classify(&e))),
+                Err(e) => {
+                    self.recorder.record(Mark::Failed);
+                    return (done, WriteOutcome::Failed(classify(&e)));
+                }
             }
         }
         (done, WriteOutcome::Done)

@@ -238,8 +238,7 @@ impl<S> Core<S> {
     pub(crate) fn mark_closed(&mut self, key: usize, reason: CloseReason) {
         let conn = &mut self.conns[key];
         if !matches!(conn.state, State::Closed(_)) {
-            trace!("{} -> Closed({reason})", conn.id);
-            conn.state = State::Closed(reason);
+            conn.set_state(State::Closed(reason));
             self.closed.push(key);
         }
     }

@@ -18,12 +18,13 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use log::{debug, error, trace, warn};
+use log::{debug, error, warn};
 
 use crate::connection::{Phase, ReadOutcome, State, WriteOutcome};
 use crate::core::Core;
 use crate::ctx::Ctx;
 use crate::protocol::{After, CloseReason, Frame, Protocol, Violation};
+use crate::recorder::Mark;
 use crate::token::ConnId;
 
 /// Most bytes a lingering connection discards before closing anyway.
@@ -39,13 +40,13 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
         };
         if conn.close_requested && matches!(conn.state, State::Reading | State::Writing) {
             conn.close_requested = false;
-            set_state(conn.id, &mut conn.state, State::Closing(CloseReason::Done));
+            conn.set_state(State::Closing(CloseReason::Done));
         }
         match conn.state {
             State::Reading => {
                 if conn.is_owing() {
                     // Bytes queued by other code (Core::send): write before reading.
-                    set_state(id, &mut conn.state, State::Writing);
+                    conn.set_state(State::Writing);
                     continue;
                 }
                 if conn.input_ready {
@@ -61,12 +62,12 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                         );
                         conn.input = Vec::new();
                     }
-                    set_state(id, &mut conn.state, State::Closing(CloseReason::Eof));
+                    conn.set_state(State::Closing(CloseReason::Eof));
                     continue;
                 }
                 if core.stopping && !conn.readable {
                     // Shutting down: what had arrived is answered; nothing more is awaited.
-                    set_state(id, &mut conn.state, State::Closing(CloseReason::Shutdown));
+                    conn.set_state(State::Closing(CloseReason::Shutdown));
                     continue;
                 }
                 if !conn.readable {
@@ -103,7 +104,7 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                         }
                         _ => State::Reading,
                     };
-                    set_state(id, &mut conn.state, next);
+                    conn.set_state(next);
                     continue;
                 }
                 if !conn.writable {
@@ -150,12 +151,6 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
         }
     }
     update_deadline(core, key);
-}
-
-/// Logs and makes a state transition.
-fn set_state(id: ConnId, state: &mut State, next: State) {
-    trace!("{id} {state:?} -> {next:?}");
-    *state = next;
 }
 
 /// Recomputes which timeout applies and makes sure the deadline heap will
@@ -227,6 +222,7 @@ fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
     };
     let mut out = std::mem::take(&mut core.scratch_out);
 
+    let requests_before = core.stats.requests;
     let result = guarded(core, Who(id, peer), "reply", |core| {
         answer(core, &mut *protocol, id, peer, buf, &mut out)
     });
@@ -237,7 +233,9 @@ fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
         // closed, and send nothing more.
         Some(_) if matches!(conn.state, State::Closed(_)) => conn.protocol = Some(protocol),
         Some((consumed, ending)) => {
-            if consumed > 0 {
+            let answered = core.stats.requests - requests_before;
+            if answered > 0 {
+                conn.recorder.record(Mark::Answered(answered as u32));
                 conn.phase_since = core.now; // a request completed: the idle clock restarts
             }
             conn.input_ready = ending == Ending::Backpressure;
@@ -253,10 +251,10 @@ fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
                         input
                     };
                 }
-                Ending::Close => set_state(id, &mut conn.state, State::Closing(CloseReason::Done)),
+                Ending::Close => conn.set_state(State::Closing(CloseReason::Done)),
                 Ending::Violation(v) => {
                     debug!("{id} {peer}: {v}, closing");
-                    set_state(id, &mut conn.state, State::Closing(CloseReason::Violation));
+                    conn.set_state(State::Closing(CloseReason::Violation));
                 }
             }
             conn.protocol = Some(protocol);
@@ -382,7 +380,7 @@ fn deliver<S>(core: &mut Core<S>, key: usize, out: &mut Vec<u8>) {
             conn.output = out[n..].to_vec();
             conn.phase_since = core.now;
             if conn.state == State::Reading {
-                set_state(conn.id, &mut conn.state, State::Writing);
+                conn.set_state(State::Writing);
             }
         }
         WriteOutcome::Failed(reason) => core.mark_closed(key, reason),

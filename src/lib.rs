@@ -132,6 +132,7 @@ mod drive;
 pub mod framing;
 mod handle;
 mod protocol;
+mod recorder;
 mod server;
 mod stats;
 mod tick;

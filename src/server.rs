@@ -20,6 +20,7 @@ use crate::ctx::Ctx;
 use crate::drive::{self, drive, timeout_of};
 use crate::handle::{Handle, Shared};
 use crate::protocol::{CloseReason, Protocol};
+use crate::recorder::{EventFlags, Mark};
 use crate::stats::Stats;
 use crate::tick::{Tick, WakeReason};
 use crate::timer::Callback;
@@ -501,7 +502,16 @@ impl<S: 'static> Server<S> {
             core.stats.active -= 1;
             match reason {
                 CloseReason::Error | CloseReason::OutputLimit => {
-                    warn!("{} {}: closed ({reason})", conn.id, conn.peer)
+                    warn!(
+                        "{} {}: closed ({reason}); last events: {}",
+                        conn.id, conn.peer, conn.recorder
+                    )
+                }
+                _ if !reason.is_normal() => {
+                    debug!(
+                        "{} {}: closed ({reason}); last events: {}",
+                        conn.id, conn.peer, conn.recorder
+                    )
                 }
                 _ => debug!("{} {}: closed ({reason})", conn.id, conn.peer),
             }
@@ -551,6 +561,22 @@ fn on_connection_event<S>(core: &mut Core<S>, id: ConnId, event: &Event) {
         trace!("{id} event after close dropped");
         return;
     }
+    let mut flags = 0;
+    for (set, bit) in [
+        (event.is_readable(), EventFlags::READABLE),
+        (event.is_writable(), EventFlags::WRITABLE),
+        (event.is_read_closed(), EventFlags::HUP),
+        (event.is_error(), EventFlags::ERROR),
+    ] {
+        if set {
+            flags |= bit;
+        }
+    }
+    let turn = core.stats.wakeups as u32;
+    conn.recorder.record(Mark::Event {
+        turn,
+        flags: EventFlags::new(flags),
+    });
     // HUP and ERR only say "try the syscall": they set the flags, and read or
     // write will report what happened.
     if event.is_readable() || event.is_read_closed() || event.is_error() {

@@ -1,0 +1,160 @@
+//! The flight recorder: each connection keeps its last few events, syscall
+//! results and state changes in a fixed-size ring (no allocation per entry),
+//! dumped at `debug` when it ends abnormally — "why was this client
+//! dropped?" answered without running at trace level.
+
+use std::fmt;
+
+use crate::connection::State;
+
+/// How many marks a connection remembers.
+const CAPACITY: usize = 16;
+
+/// One thing that happened to a connection. Eight bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// Accepted, in loop turn `turn`.
+    Accepted { turn: u32 },
+    /// A readiness event arrived in loop turn `turn`.
+    Event { turn: u32, flags: EventFlags },
+    /// `read` returned this many bytes.
+    Read(u32),
+    /// `read` returned 0: the peer closed its side.
+    Eof,
+    /// `read` said `WouldBlock`.
+    ReadBlocked,
+    /// `write` took this many bytes.
+    Wrote(u32),
+    /// `write` said `WouldBlock`: the socket is full.
+    WriteBlocked,
+    /// A syscall failed (the close reason follows as a state change).
+    Failed,
+    /// This many requests answered in one batch.
+    Answered(u32),
+    /// The connection moved to this state.
+    To(State),
+}
+
+/// The readiness flags of one event, packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EventFlags(u8);
+
+impl EventFlags {
+    pub(crate) const READABLE: u8 = 1;
+    pub(crate) const WRITABLE: u8 = 2;
+    pub(crate) const HUP: u8 = 4;
+    pub(crate) const ERROR: u8 = 8;
+
+    pub(crate) fn new(bits: u8) -> EventFlags {
+        EventFlags(bits)
+    }
+}
+
+impl fmt::Display for EventFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (Self::READABLE, "R"),
+            (Self::WRITABLE, "W"),
+            (Self::HUP, "HUP"),
+            (Self::ERROR, "ERR"),
+        ];
+        let mut sep = "";
+        for (bit, name) in names {
+            if self.0 & bit != 0 {
+                write!(f, "{sep}{name}")?;
+                sep = "|";
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Mark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mark::Accepted { turn } => write!(f, "[turn {turn}] accepted"),
+            Mark::Event { turn, flags } => write!(f, "[turn {turn}] event {flags}"),
+            Mark::Read(n) => write!(f, "read {n}"),
+            Mark::Eof => f.write_str("read EOF"),
+            Mark::ReadBlocked => f.write_str("read WouldBlock"),
+            Mark::Wrote(n) => write!(f, "wrote {n}"),
+            Mark::WriteBlocked => f.write_str("write WouldBlock"),
+            Mark::Failed => f.write_str("syscall failed"),
+            Mark::Answered(n) => write!(f, "answered {n}"),
+            Mark::To(state) => write!(f, "-> {state:?}"),
+        }
+    }
+}
+
+/// A ring of the last [`CAPACITY`] marks.
+pub(crate) struct Recorder {
+    ring: [Option<Mark>; CAPACITY],
+    /// Where the next mark goes; wraps.
+    next: u8,
+}
+
+impl Recorder {
+    pub(crate) fn new() -> Recorder {
+        Recorder {
+            ring: [None; CAPACITY],
+            next: 0,
+        }
+    }
+
+    /// Remembers `mark`, forgetting the oldest one if full.
+    pub(crate) fn record(&mut self, mark: Mark) {
+        self.ring[self.next as usize] = Some(mark);
+        self.next = (self.next + 1) % CAPACITY as u8;
+    }
+
+    /// The marks, oldest first.
+    pub(crate) fn marks(&self) -> impl Iterator<Item = Mark> + '_ {
+        let (newer, older) = self.ring.split_at(self.next as usize);
+        older.iter().chain(newer).flatten().copied()
+    }
+}
+
+impl fmt::Display for Recorder {
+    /// The marks, oldest first, separated by `; `.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        for mark in self.marks() {
+            write!(f, "{sep}{mark}")?;
+            sep = "; ";
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_last_marks_in_order() {
+        let mut r = Recorder::new();
+        for n in 0..(CAPACITY as u32 + 3) {
+            r.record(Mark::Read(n));
+        }
+        let marks: Vec<Mark> = r.marks().collect();
+        assert_eq!(marks.len(), CAPACITY);
+        assert_eq!(marks[0], Mark::Read(3));
+        assert_eq!(marks[CAPACITY - 1], Mark::Read(CAPACITY as u32 + 2));
+    }
+
+    #[test]
+    fn marks_are_small() {
+        assert!(std::mem::size_of::<Option<Mark>>() <= 8);
+    }
+
+    #[test]
+    fn formats_one_line() {
+        let mut r = Recorder::new();
+        r.record(Mark::Event {
+            turn: 7,
+            flags: EventFlags::new(EventFlags::READABLE | EventFlags::HUP),
+        });
+        r.record(Mark::Read(16));
+        assert_eq!(r.to_string(), "[turn 7] event R|HUP; read 16");
+    }
+}
