@@ -8,15 +8,16 @@
 use log::info;
 use twig::{After, Ctx, Frame, Protocol, Server};
 
-/// Echo needs no framing: whatever arrived is a request.
+/// Echo needs no framing: whatever arrived is a request. It works with any
+/// shared state `S`, since it uses none.
 pub struct Echo;
 
-impl Protocol for Echo {
+impl<S> Protocol<S> for Echo {
     fn frame(&mut self, input: &[u8]) -> Frame {
         Frame::Complete(input.len())
     }
 
-    fn reply(&mut self, request: &[u8], ctx: &mut Ctx) -> After {
+    fn reply(&mut self, request: &[u8], ctx: &mut Ctx<S>) -> After {
         ctx.write(request);
         After::KeepOpen
     }

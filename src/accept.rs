@@ -29,6 +29,15 @@ pub(crate) struct Listener<S> {
     pub readable: bool,
 }
 
+/// Conditions already logged, so a stretch of them is logged once.
+#[derive(Debug, Default)]
+pub(crate) struct Quiet {
+    /// At the connection limit (cleared when a connection closes).
+    pub full: bool,
+    /// Out of descriptors or memory (cleared when an accept succeeds).
+    pub exhausted: bool,
+}
+
 /// Why accepting stopped for now.
 pub(crate) enum AcceptStop {
     /// The backlog is empty (`WouldBlock`), or the server is full and
@@ -47,13 +56,13 @@ pub(crate) fn accept_from<S>(
     listener: &mut Listener<S>,
     core: &mut Core<S>,
     registry: &Registry,
-    full_logged: &mut bool,
+    quiet: &mut Quiet,
 ) -> AcceptStop {
     for _ in 0..core.config.accept_budget {
         let full = core.conns.len() >= core.config.max_connections;
         if full && core.config.at_capacity == AtCapacity::Wait {
-            if !*full_logged {
-                *full_logged = true;
+            if !quiet.full {
+                quiet.full = true;
                 core.stats.capacity_reached += 1;
                 debug!(
                     "at the connection limit ({}): new clients wait in the backlog",
@@ -73,17 +82,23 @@ pub(crate) fn accept_from<S>(
                 );
                 drop(stream);
             }
-            Ok((stream, peer)) => add(listener, core, registry, stream, peer),
+            Ok((stream, peer)) => {
+                quiet.exhausted = false;
+                add(listener, core, registry, stream, peer)
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 listener.readable = false;
                 return AcceptStop::Idle;
             }
             Err(e) if is_exhaustion(&e) => {
                 core.stats.accept_errors += 1;
-                warn!(
-                    "accept on {}: {e}; pausing accepts for {:?}",
-                    listener.addr, core.config.accept_backoff
-                );
+                if !quiet.exhausted {
+                    quiet.exhausted = true;
+                    warn!(
+                        "accept on {}: {e}; pausing accepts, retrying every {:?} and whenever a connection closes",
+                        listener.addr, core.config.accept_backoff
+                    );
+                }
                 return AcceptStop::Exhausted;
             }
             Err(e) => {

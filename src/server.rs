@@ -12,7 +12,7 @@ use mio::event::Event;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::accept::{AcceptStop, Listener, accept_from};
+use crate::accept::{AcceptStop, Listener, Quiet, accept_from};
 use crate::config::{Builder, Config};
 use crate::connection::State;
 use crate::core::Core;
@@ -65,8 +65,8 @@ pub struct Server<S> {
     accept_paused_until: Option<Instant>,
     /// The listeners have more clients than this turn's budget allowed.
     accept_pending: bool,
-    /// "At the connection limit" was logged for this stretch of being full.
-    full_logged: bool,
+    /// Accept conditions logged once per stretch (full, out of descriptors).
+    quiet: Quiet,
     /// When shutdown force-closes what is left.
     drain_deadline: Option<Instant>,
 }
@@ -105,7 +105,7 @@ impl<S: 'static> Server<S> {
             signals: None,
             accept_paused_until: None,
             accept_pending: false,
-            full_logged: false,
+            quiet: Quiet::default(),
             drain_deadline: None,
         })
     }
@@ -336,7 +336,7 @@ impl<S: 'static> Server<S> {
                 listener,
                 &mut self.core,
                 self.poll.registry(),
-                &mut self.full_logged,
+                &mut self.quiet,
             ) {
                 AcceptStop::Idle => {}
                 AcceptStop::Budget => self.accept_pending = true,
@@ -533,7 +533,7 @@ impl<S: 'static> Server<S> {
             // Dropping the socket closes it, which also removes it from the
             // epoll set: no deregister syscall needed.
             drop(conn);
-            self.full_logged = false;
+            self.quiet.full = false;
             self.accept_paused_until = None; // a descriptor is free again
         }
     }
