@@ -408,6 +408,7 @@ pub(crate) fn guarded<S, T>(
     let result = catch_unwind(AssertUnwindSafe(|| f(&mut *core)));
     if let (Some(started), Some(limit)) = (started, core.config.slow_callback) {
         let took = started.elapsed();
+        core.stats.callback_time += took;
         if took > limit {
             warn!(
                 "{who}: {what} blocked the loop for {took:?} (limit {limit:?}): every other client waited"

@@ -2,6 +2,7 @@
 //! [`Server::run`](crate::Server::run).
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::protocol::CloseReason;
 
@@ -41,6 +42,9 @@ pub struct Stats {
     /// Commands (posted closures, sends) aimed at a connection that had
     /// already closed, and dropped.
     pub dropped_commands: u64,
+    /// Time spent inside user callbacks (protocol, timers, posted closures).
+    /// Measured only while [`Config::slow_callback`](crate::Config) is set.
+    pub callback_time: Duration,
 }
 
 impl Stats {

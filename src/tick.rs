@@ -1,6 +1,8 @@
 //! [`Tick`]: what one turn of the loop did, for embedders stepping the loop
 //! with [`Server::turn`](crate::Server::turn) and for tests.
 
+use std::time::Duration;
+
 use crate::stats::Stats;
 
 /// Why `poll` returned.
@@ -41,6 +43,8 @@ pub struct Tick {
     pub timers_fired: u64,
     /// Events dropped because their connection was gone.
     pub stale_events: u64,
+    /// Time spent in user callbacks (see [`Stats::callback_time`]).
+    pub callback_time: Duration,
 }
 
 impl Tick {
@@ -55,6 +59,7 @@ impl Tick {
             bytes_out: after.bytes_out - before.bytes_out,
             timers_fired: after.timers_fired - before.timers_fired,
             stale_events: after.stale_events - before.stale_events,
+            callback_time: after.callback_time - before.callback_time,
         }
     }
 }
