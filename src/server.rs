@@ -536,6 +536,13 @@ impl<S: 'static> Server<S> {
             self.quiet.full = false;
             self.accept_paused_until = None; // a descriptor is free again
         }
+        let conns = &core.conns;
+        core.deadlines
+            .compact_if_mostly_stale(conns.len(), |id, at| {
+                conns
+                    .get(id.key())
+                    .is_some_and(|c| c.id == id && c.armed == Some(at))
+            });
     }
 }
 

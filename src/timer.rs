@@ -19,6 +19,9 @@ use slab::Slab;
 use crate::core::Core;
 use crate::token::ConnId;
 
+/// Stale heap entries tolerated before a compaction is worth its O(n).
+const COMPACT_SLACK: usize = 1024;
+
 /// Names a scheduled timer, for [`Core::cancel`]. Never names a later timer,
 /// even after this one fired and its slot was reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,9 +96,24 @@ impl<S> Timers<S> {
         match self.entries.get(id.key as usize) {
             Some(entry) if entry.generation == id.generation => {
                 self.entries.remove(id.key as usize);
+                self.compact_if_mostly_stale();
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Drops the heap entries of cancelled timers once they outnumber the
+    /// live ones: O(n) now and then, so amortized O(1) per cancel, and the
+    /// heap stays within twice the live timers.
+    fn compact_if_mostly_stale(&mut self) {
+        if self.heap.len() > 2 * self.entries.len() + COMPACT_SLACK {
+            let entries = &self.entries;
+            self.heap.retain(|Reverse((_, _, key, generation))| {
+                entries
+                    .get(*key as usize)
+                    .is_some_and(|e| e.generation == *generation)
+            });
         }
     }
 
@@ -201,6 +219,21 @@ impl Deadlines {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
+    /// Drops the entries of connections that are gone (or re-armed earlier)
+    /// once they outnumber the live connections: without it, a server
+    /// churning through short connections would keep each one's idle
+    /// deadline for the whole idle timeout. `is_live(id, at)` says whether an
+    /// entry is still the one its connection counts on.
+    pub(crate) fn compact_if_mostly_stale(
+        &mut self,
+        live: usize,
+        is_live: impl Fn(ConnId, Instant) -> bool,
+    ) {
+        if self.heap.len() > 2 * live + COMPACT_SLACK {
+            self.heap.retain(|Reverse((at, id))| is_live(*id, *at));
+        }
+    }
+
     /// Pops one entry due at `now`: `(when it was armed for, connection)`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, ConnId)> {
         match self.heap.peek() {
@@ -240,6 +273,22 @@ mod tests {
         timers.schedule(t0, Callback::Once(Box::new(|_| {})));
         assert!(timers.pop_due(t0, mark).is_none());
         assert!(timers.pop_due(t0, timers.watermark()).is_some());
+    }
+
+    #[test]
+    fn cancelled_timers_do_not_pile_up_in_the_heap() {
+        let mut timers: Timers<()> = Timers::new();
+        let later = Instant::now() + Duration::from_secs(60);
+        for _ in 0..10_000 {
+            let id = timers.schedule(later, Callback::Once(Box::new(|_| {})));
+            assert!(timers.cancel(id));
+        }
+        assert_eq!(timers.len(), 0);
+        assert!(
+            timers.heap.len() <= COMPACT_SLACK + 1,
+            "heap holds {}",
+            timers.heap.len()
+        );
     }
 
     #[test]
