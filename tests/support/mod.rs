@@ -64,7 +64,8 @@ where
         let mut server = builder.build(state)?;
         let addr = server.listen("127.0.0.1:0", factory)?;
         setup(&mut server);
-        tx.send((addr, server.handle())).expect("test waits for the address");
+        tx.send((addr, server.handle()))
+            .expect("test waits for the address");
         server.run()
     });
     let (addr, handle) = rx.recv_timeout(WAIT).expect("server started");
