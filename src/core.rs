@@ -145,7 +145,8 @@ impl<S> Core<S> {
         self.timers.cancel(timer)
     }
 
-    /// Timers scheduled and not yet fired or cancelled.
+    /// Timers scheduled and not yet fired or cancelled (a repeating timer
+    /// counts while its callback runs).
     pub fn timers_pending(&self) -> usize {
         self.timers.len()
     }

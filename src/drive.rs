@@ -84,7 +84,9 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                         dispatch(core, key, Some(n));
                     }
                     ReadOutcome::Eof => {} // read_closed is set; handled above
-                    ReadOutcome::WouldBlock => break,
+                    // Drained: go round once more, so a stopping server closes
+                    // the connection now rather than at the drain deadline.
+                    ReadOutcome::WouldBlock => {}
                     ReadOutcome::Failed(reason) => {
                         core.mark_closed(key, reason);
                         return;

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use twig::{Builder, Handle, Protocol, Server, Stats};
 
+pub mod process;
+
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
