@@ -48,6 +48,9 @@
 //! ```
 //!
 //! # How the loop works
+//! New to event loops? The [`guide`] maps the lesson's blocking Python server
+//! onto this loop, syscall by syscall, in seven short chapters.
+//!
 //! One thread owns a `mio::Poll` (`epoll` on Linux), the listening sockets,
 //! every connection (in a [`slab`]), every timer, and your application state
 //! `S`. Because nothing is shared between threads, callbacks get the state as
@@ -138,6 +141,8 @@ mod stats;
 mod tick;
 mod timer;
 mod token;
+
+pub mod guide;
 
 pub use crate::config::{AtCapacity, Builder, Config};
 pub use crate::core::Core;

@@ -10,7 +10,7 @@ use crate::ctx::Ctx;
 /// The reactor creates one protocol value per accepted connection (through the
 /// factory given to [`Server::listen`](crate::Server::listen)), so `self` is
 /// per-connection state. State shared by all connections is `S`, reachable as
-/// `&mut S` through [`Ctx::state`].
+/// `&mut S` through [`Core::state`](crate::Core::state) (on the [`Ctx`]).
 ///
 /// # The rule
 /// Bytes arrive in arbitrary chunks: one read may hold half a request, or

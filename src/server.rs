@@ -139,9 +139,12 @@ impl<S: 'static> Server<S> {
         let mut socket = TcpListener::bind(resolved).map_err(context)?;
         let bound = socket.local_addr()?;
         let index = self.listeners.len();
-        self.poll
-            .registry()
-            .register(&mut socket, Token(index), Interest::READABLE)?;
+        let registered =
+            self.poll
+                .registry()
+                .register(&mut socket, Token(index), Interest::READABLE);
+        trace!("{bound} epoll_ctl(ADD, READABLE) -> {registered:?}");
+        registered?;
         debug!("listening on {bound}");
         self.listeners.push(Listener {
             socket,
@@ -224,8 +227,8 @@ impl<S: 'static> Server<S> {
     /// Only if `poll` fails (not `EINTR`, which ends the turn early).
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Tick> {
         let before = self.core.stats.clone();
-        let timeout = self.poll_timeout(max_wait);
-        trace!("poll(timeout {timeout:?})");
+        let (timeout, why) = self.poll_timeout(max_wait);
+        trace!("poll(timeout {timeout:?}: {why})");
         let interrupted = match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
@@ -240,9 +243,10 @@ impl<S: 'static> Server<S> {
         } else {
             WakeReason::Io
         };
+        let n = self.events.iter().count();
         trace!(
-            "poll woke: {reason:?}, {} events",
-            self.events.iter().count()
+            "poll woke: {reason:?}, {n} event{}",
+            if n == 1 { "" } else { "s" }
         );
 
         let (mut woken, mut signalled) = (false, false);
@@ -284,14 +288,14 @@ impl<S: 'static> Server<S> {
         Ok(Tick::between(reason, &before, &self.core.stats))
     }
 
-    /// How long `poll` may sleep: zero when work is pending, else until the
-    /// nearest deadline (timers, timeouts, accept back-off, drain), capped by
-    /// `max_wait`; forever if there is none.
-    fn poll_timeout(&self, max_wait: Option<Duration>) -> Option<Duration> {
+    /// How long `poll` may sleep, and why: zero when work is pending, else
+    /// until the nearest deadline (timers, timeouts, accept back-off, drain),
+    /// capped by `max_wait`; forever if there is none.
+    fn poll_timeout(&self, max_wait: Option<Duration>) -> (Option<Duration>, &'static str) {
         let core = &self.core;
         let stop_pending = core.stop_requested && !core.stopping;
         if !core.dirty.is_empty() || !core.closed.is_empty() || stop_pending || self.can_accept() {
-            return Some(Duration::ZERO);
+            return (Some(Duration::ZERO), "work pending");
         }
         let paused = self
             .accept_paused_until
@@ -307,8 +311,10 @@ impl<S: 'static> Server<S> {
         .min();
         let until_nearest = nearest.map(|at| at.saturating_duration_since(core.now));
         match (until_nearest, max_wait) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+            (Some(a), Some(b)) if b < a => (Some(b), "max_wait"),
+            (Some(a), _) => (Some(a), "nearest deadline"),
+            (None, Some(b)) => (Some(b), "max_wait"),
+            (None, None) => (None, "no deadline"),
         }
     }
 
