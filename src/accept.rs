@@ -16,6 +16,24 @@ use crate::protocol::Protocol;
 use crate::recorder::Mark;
 use crate::token::ConnId;
 
+/// Creates a non-blocking listening socket: `socket`, `SO_REUSEADDR` (so a
+/// restarted server can bind while old connections sit in TIME_WAIT), `bind`,
+/// `listen(backlog)`. Through socket2 because mio's own `bind` fixes the
+/// backlog at 128, too short for the "wait in the backlog" policy.
+pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol as IpProtocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(IpProtocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
 /// Makes the protocol value for each new connection.
 pub(crate) type Factory<S> = Box<dyn FnMut() -> Box<dyn Protocol<S>>>;
 

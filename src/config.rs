@@ -28,8 +28,9 @@ pub struct Config {
     /// What happens to new clients at the connection limit (default
     /// [`AtCapacity::Wait`]).
     pub at_capacity: AtCapacity,
-    /// Largest request, in bytes, a connection may buffer (default 64 KiB).
-    /// A request that grows past it is a [`Violation::TooLarge`](crate::Violation).
+    /// Largest request, in bytes (default 64 KiB): a request that grows past
+    /// it before it is complete, or that [`Protocol::frame`](crate::Protocol::frame)
+    /// measures longer, is a [`Violation::TooLarge`](crate::Violation).
     pub max_request_size: usize,
     /// Most bytes a connection may owe its peer (replies plus messages from
     /// other connections) before it is closed as a slow consumer (default
@@ -43,6 +44,11 @@ pub struct Config {
     pub io_budget: usize,
     /// Most connections accepted per listener per loop turn (default 256).
     pub accept_budget: usize,
+    /// Length of each listener's queue of clients that connected but were
+    /// not accepted yet (`listen(2)`'s backlog; default 1024, capped by the
+    /// kernel's `net.core.somaxconn`). While the server is full, new clients
+    /// wait here.
+    pub listen_backlog: u32,
     /// Close a connection with no request in progress after this long
     /// without a complete request (default 60 s).
     pub idle_timeout: Option<Duration>,
@@ -79,6 +85,7 @@ impl Default for Config {
             read_buffer_size: 64 * 1024,
             io_budget: 256 * 1024,
             accept_budget: 256,
+            listen_backlog: 1024,
             idle_timeout: Some(Duration::from_secs(60)),
             request_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
@@ -134,6 +141,8 @@ impl Builder {
         io_budget: usize;
         /// Sets [`Config::accept_budget`].
         accept_budget: usize;
+        /// Sets [`Config::listen_backlog`].
+        listen_backlog: u32;
         /// Sets [`Config::idle_timeout`].
         idle_timeout: Option<Duration>;
         /// Sets [`Config::request_timeout`].

@@ -296,6 +296,9 @@ fn answer<S>(
             return (consumed, Ending::Backpressure);
         }
         match protocol.frame(rest) {
+            // A complete request over the limit is refused too, so the
+            // limit does not depend on how TCP happened to split the bytes.
+            Frame::Complete(n) if n > max => break Violation::TooLarge { limit: max },
             Frame::Complete(n) if n > 0 && n <= rest.len() => {
                 let mut ctx = Ctx {
                     core: &mut *core,

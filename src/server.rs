@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, info, trace, warn};
 use mio::event::Event;
-use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::accept::{AcceptStop, Listener, Quiet, accept_from};
@@ -136,7 +135,8 @@ impl<S: 'static> Server<S> {
         if self.listeners.len() >= token::MAX_LISTENERS {
             return Err(context(io::Error::other("too many listeners")));
         }
-        let mut socket = TcpListener::bind(resolved).map_err(context)?;
+        let mut socket =
+            crate::accept::bind(resolved, self.core.config.listen_backlog).map_err(context)?;
         let bound = socket.local_addr()?;
         let index = self.listeners.len();
         let registered =
