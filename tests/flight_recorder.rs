@@ -1,0 +1,146 @@
+//! The flight recorder: when a connection ends abnormally, one `debug` line
+//! tells its last events, syscall results and state changes — "why was this
+//! client dropped?" answered without running at trace level.
+//!
+//! This binary installs a capturing logger (a process-wide setting), so the
+//! recorder's tests live here alone. Each test finds its own lines by the
+//! client's address.
+
+#[path = "../examples/echo_server.rs"]
+#[allow(dead_code)]
+mod echo_server;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::{Mutex, OnceLock};
+
+use twig::{After, Ctx, Frame, Protocol, Server, Violation, framing};
+
+/// Keeps every `twig` log line at `debug` and above.
+struct Capture(Mutex<Vec<String>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.target().starts_with("twig") && metadata.level() <= log::Level::Debug
+    }
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            let line = format!("{} {}", record.level(), record.args());
+            self.0.lock().unwrap().push(line);
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        log::set_logger(capture).expect("the only logger of this test binary");
+        log::set_max_level(log::LevelFilter::Debug);
+        capture
+    })
+}
+
+/// Waits (bounded) for the dump of the connection from `client`.
+fn dump_for(client: SocketAddr) -> String {
+    let needle = format!("{client}: closed");
+    let mut found = None;
+    support::eventually(|| {
+        found = capture()
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.contains(&needle) && l.contains("last events"))
+            .cloned();
+        found.is_some()
+    });
+    found.unwrap_or_else(|| panic!("no flight-recorder dump for {client}"))
+}
+
+#[test]
+fn a_reset_connection_dumps_its_last_events() {
+    capture();
+    let server = support::start(|| echo_server::Echo);
+    let mut client = support::connect(server.addr);
+    let me = client.local_addr().unwrap();
+    assert_eq!(support::round_trip(&mut client, b"hello"), b"hello");
+    // Leave an echo unread, then close: Linux answers a close with unread
+    // data by a reset (RST) instead of a FIN.
+    client.write_all(b"unread").unwrap();
+    let mut peeked = [0u8; 6];
+    while client.peek(&mut peeked).unwrap() < peeked.len() {}
+    drop(client);
+
+    let dump = dump_for(me);
+    assert!(dump.contains("closed (reset)"), "{dump}");
+    for mark in ["accepted", "read 5", "wrote 5", "-> Closed(Reset)"] {
+        assert!(dump.contains(mark), "missing {mark:?} in: {dump}");
+    }
+}
+
+/// Lines, with a short error reply for requests over the limit.
+struct Lines;
+
+impl Protocol for Lines {
+    fn frame(&mut self, input: &[u8]) -> Frame {
+        framing::line(input)
+    }
+    fn reply(&mut self, line: &[u8], ctx: &mut Ctx) -> After {
+        ctx.write(line);
+        After::KeepOpen
+    }
+    fn on_violation(&mut self, violation: &Violation, ctx: &mut Ctx) {
+        ctx.write(format!("ERR {violation}\n").as_bytes());
+    }
+}
+
+#[test]
+fn an_oversize_request_dumps_its_last_events() {
+    capture();
+    let server = support::start_with(Server::builder().max_request_size(64), (), || Lines, |_| {});
+    let mut client = support::connect(server.addr);
+    let me = client.local_addr().unwrap();
+    assert_eq!(support::round_trip(&mut client, b"short\n"), b"short\n");
+    client.write_all(&[b'x'; 100]).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let reply = support::read_to_close(&mut client);
+    assert_eq!(reply, b"ERR request larger than 64 bytes\n");
+
+    let dump = dump_for(me);
+    assert!(dump.contains("closed (violation)"), "{dump}");
+    for mark in [
+        "answered 1",
+        "read 100",
+        "-> Closing(Violation)",
+        "-> Lingering(Violation)",
+    ] {
+        assert!(dump.contains(mark), "missing {mark:?} in: {dump}");
+    }
+}
+
+#[test]
+fn a_normal_close_dumps_nothing() {
+    capture();
+    let server = support::start(|| echo_server::Echo);
+    let mut client = support::connect(server.addr);
+    let me = client.local_addr().unwrap();
+    assert_eq!(support::round_trip(&mut client, b"bye"), b"bye");
+    client.shutdown(Shutdown::Write).unwrap();
+    assert!(support::is_closed_by_peer(&mut client));
+    let needle = format!("{me}: closed (eof)");
+    assert!(support::eventually(|| capture()
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains(&needle))));
+    let lines = capture().0.lock().unwrap().clone();
+    let closing = lines.iter().find(|l| l.contains(&needle)).unwrap();
+    assert!(
+        !closing.contains("last events"),
+        "a normal close is one short line: {closing}"
+    );
+}
