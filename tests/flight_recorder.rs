@@ -11,7 +11,7 @@
 mod echo_server;
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::{Mutex, OnceLock};
 
