@@ -6,15 +6,11 @@ use std::net::SocketAddr;
 
 use log::{debug, trace, warn};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Interest, Registry};
 
 use crate::config::AtCapacity;
-use crate::connection::Connection;
 use crate::core::Core;
 use crate::drive;
 use crate::protocol::Protocol;
-use crate::recorder::Mark;
-use crate::token::ConnId;
 
 /// Creates a non-blocking listening socket: `socket`, `SO_REUSEADDR` (so a
 /// restarted server can bind while old connections sit in TIME_WAIT), `bind`,
@@ -73,7 +69,6 @@ pub(crate) enum AcceptStop {
 pub(crate) fn accept_from<S>(
     listener: &mut Listener<S>,
     core: &mut Core<S>,
-    registry: &Registry,
     quiet: &mut Quiet,
 ) -> AcceptStop {
     for _ in 0..core.config.accept_budget {
@@ -102,7 +97,7 @@ pub(crate) fn accept_from<S>(
             }
             Ok((stream, peer)) => {
                 quiet.exhausted = false;
-                add(listener, core, registry, stream, peer)
+                add(listener, core, stream, peer)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 listener.readable = false;
@@ -140,38 +135,7 @@ fn is_exhaustion(e: &io::Error) -> bool {
 }
 
 /// Registers a new connection and gives it its first turn.
-fn add<S>(
-    listener: &mut Listener<S>,
-    core: &mut Core<S>,
-    registry: &Registry,
-    mut stream: TcpStream,
-    peer: SocketAddr,
-) {
-    // Request/reply traffic must not wait on Nagle's algorithm.
-    if let Err(e) = stream.set_nodelay(true) {
-        trace!("{peer}: set_nodelay failed: {e}");
-    }
-    let generation = core.next_generation;
-    // Generation 0 marks reserved tokens: skip it when the counter wraps.
-    core.next_generation = core.next_generation.checked_add(1).unwrap_or(1);
-    let entry = core.conns.vacant_entry();
-    let Ok(key) = u32::try_from(entry.key()) else {
-        warn!("{peer}: no connection key left, dropped");
-        return;
-    };
-    let id = ConnId { key, generation };
-    // Registered once, for both directions, for the connection's whole life:
-    // no epoll_ctl per state change.
-    let registered = registry.register(
-        &mut stream,
-        id.token(),
-        Interest::READABLE | Interest::WRITABLE,
-    );
-    trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
-    if let Err(e) = registered {
-        warn!("{peer}: cannot register the connection: {e}; dropped");
-        return;
-    }
+fn add<S>(listener: &mut Listener<S>, core: &mut Core<S>, stream: TcpStream, peer: SocketAddr) {
     let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut listener.factory));
     let protocol = match made {
         Ok(protocol) => protocol,
@@ -181,14 +145,16 @@ fn add<S>(
             return;
         }
     };
-    let conn = entry.insert(Connection::new(id, stream, peer, protocol, core.now));
-    conn.recorder.record(Mark::Accepted {
-        turn: core.stats.wakeups as u32,
-    });
+    let id = match core.insert(stream, peer, protocol) {
+        Ok(id) => id,
+        Err(e) => {
+            warn!("{peer}: cannot register the connection: {e}; dropped");
+            return;
+        }
+    };
     core.stats.accepted += 1;
-    core.stats.active += 1;
     debug!("{id} {peer}: connected (via {})", listener.addr);
-    drive::open(core, id.key());
+    drive::open_connection(core, id.key());
     drive::drive(core, id);
 }
 

@@ -58,6 +58,9 @@ pub struct Config {
     /// Close a connection that has owed bytes for this long without taking
     /// any (default 30 s): a peer that stops reading cannot hold a slot.
     pub write_timeout: Option<Duration>,
+    /// Give up on an outbound connection not established within this long
+    /// (default 10 s).
+    pub connect_timeout: Duration,
     /// After the last reply of a closing connection, how long to keep
     /// draining the peer's input before closing (default 2 s), so unread
     /// input does not turn the close into a reset that destroys the reply.
@@ -89,6 +92,7 @@ impl Default for Config {
             idle_timeout: Some(Duration::from_secs(60)),
             request_timeout: Some(Duration::from_secs(30)),
             write_timeout: Some(Duration::from_secs(30)),
+            connect_timeout: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
             drain_timeout: Duration::from_secs(10),
             accept_backoff: Duration::from_millis(100),
@@ -149,6 +153,8 @@ impl Builder {
         request_timeout: Option<Duration>;
         /// Sets [`Config::write_timeout`].
         write_timeout: Option<Duration>;
+        /// Sets [`Config::connect_timeout`].
+        connect_timeout: Duration;
         /// Sets [`Config::linger_timeout`].
         linger_timeout: Duration;
         /// Sets [`Config::drain_timeout`].

@@ -19,6 +19,10 @@ use crate::token::ConnId;
 /// Where a connection is in its life. See the picture in the crate docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
+    /// An outbound connection whose `connect` is in progress: waits for the
+    /// writable edge, then asks the socket whether it succeeded. Left for
+    /// `Reading` (and `on_open`) or `Closed(ConnectFailed)`.
+    Connecting,
     /// Waiting for (more of) a request, or answering the requests buffered.
     /// Reads only while nothing is owed to the peer. Left for `Writing` when a
     /// reply cannot be written at once, for `Closing` when a reply (or EOF,
@@ -54,6 +58,8 @@ pub(crate) enum Phase {
     Owing,
     /// Waiting for the peer's close: linger timeout.
     Lingering,
+    /// Waiting for an outbound connect: connect timeout.
+    Connecting,
     /// No deadline.
     Done,
 }
@@ -88,6 +94,15 @@ pub(crate) struct Connection<S> {
     pub hup_seen: bool,
     /// A read returned 0: the peer will send nothing more.
     pub read_closed: bool,
+    /// `Protocol::on_eof` ran and kept the connection open (half-closed).
+    pub eof_handled: bool,
+    /// Code paused reading (`Core::pause_reading`): backpressure from
+    /// another connection.
+    pub paused: bool,
+    /// Code asked to shut the write side once flushed (`Core::shutdown_write`).
+    pub finish_writing: bool,
+    /// The write side is shut: nothing more can be sent.
+    pub write_shut: bool,
     /// Bytes discarded while lingering (bounded).
     pub lingered: usize,
     /// Queued on the core's to-do list (dedupes `Core::dirty`).
@@ -150,6 +165,10 @@ impl<S> Connection<S> {
             writable: true,
             hup_seen: false,
             read_closed: false,
+            eof_handled: false,
+            paused: false,
+            finish_writing: false,
+            write_shut: false,
             lingered: 0,
             queued: false,
             close_requested: false,
@@ -265,6 +284,22 @@ impl<S> Connection<S> {
             self.written = 0;
         }
         (n, outcome)
+    }
+
+    /// For a connect in progress: `None` while it still is, else whether it
+    /// succeeded. Asks the socket (`SO_ERROR`, then `getpeername`), as the
+    /// writable edge only says "decided", not how.
+    pub(crate) fn connect_result(&mut self) -> Option<io::Result<()>> {
+        let result = match self.socket.take_error() {
+            Ok(Some(error)) | Err(error) => Some(Err(error)),
+            Ok(None) => match self.socket.peer_addr() {
+                Ok(_) => Some(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
+                Err(e) => Some(Err(e)),
+            },
+        };
+        trace!("{} connect result: {result:?}", self.id);
+        result
     }
 
     /// Shuts down the write side (sends FIN). Errors mean the peer is gone

@@ -1,15 +1,20 @@
 //! [`Core`]: everything a callback can reach on the loop thread — the shared
 //! application state, the other connections, timers, stats, and `stop`.
 
+use std::fmt;
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use log::{debug, trace};
+use mio::net::TcpStream;
+use mio::{Interest, Registry};
 use slab::Slab;
 
 use crate::config::Config;
 use crate::connection::{Connection, State};
-use crate::protocol::CloseReason;
+use crate::protocol::{CloseReason, Protocol};
+use crate::recorder::Mark;
 use crate::stats::Stats;
 use crate::timer::{Callback, Deadlines, TimerId, Timers};
 use crate::token::ConnId;
@@ -55,10 +60,34 @@ pub struct Core<S> {
     /// The loop-wide reply buffer: replies are written from here, and only
     /// what the socket does not take is copied to the connection.
     pub(crate) scratch_out: Vec<u8>,
+    /// A handle on the poll's registry, to register connections (accepted
+    /// or opened by callbacks).
+    pub(crate) registry: Registry,
 }
 
+/// Why [`Core::try_send`] did not queue the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The connection has closed (or its write side is shut).
+    Gone,
+    /// Queuing would take it past [`Config::max_output`]; nothing was
+    /// queued and the connection is untouched.
+    Full,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SendError::Gone => "connection gone",
+            SendError::Full => "connection's output is full",
+        })
+    }
+}
+
+impl std::error::Error for SendError {}
+
 impl<S> Core<S> {
-    pub(crate) fn new(config: Config, state: S) -> Core<S> {
+    pub(crate) fn new(config: Config, state: S, registry: Registry) -> Core<S> {
         let scratch_in = vec![0; config.read_buffer_size];
         Core {
             state,
@@ -74,6 +103,7 @@ impl<S> Core<S> {
             next_generation: 1,
             scratch_in,
             scratch_out: Vec::new(),
+            registry,
             config,
         }
     }
@@ -184,29 +214,175 @@ impl<S> Core<S> {
     /// already owes. Returns false (and counts a dropped command) if that
     /// connection has closed, or is closing and takes no more output. A
     /// connection that would then owe more than [`Config::max_output`] is
-    /// closed as a slow consumer instead.
+    /// closed as a slow consumer instead: use [`try_send`](Core::try_send) to
+    /// drop the message and keep the consumer.
     pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> bool {
+        match self.try_send(id, bytes) {
+            Ok(()) => true,
+            Err(SendError::Gone) => false,
+            Err(SendError::Full) => {
+                if let Some(conn) = self.live(id) {
+                    debug!(
+                        "{id} {}: owes more than {} bytes, closing",
+                        conn.peer, self.config.max_output
+                    );
+                }
+                self.mark_closed(id.key(), CloseReason::OutputLimit);
+                false
+            }
+        }
+    }
+
+    /// Queues `bytes` for another connection unless it is gone or would owe
+    /// more than [`Config::max_output`]; in both cases nothing is queued
+    /// and the connection is left as it was.
+    ///
+    /// # Errors
+    /// [`SendError::Gone`] (also counted in
+    /// [`Stats::dropped_commands`](crate::Stats)) or [`SendError::Full`].
+    pub fn try_send(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), SendError> {
         let max_output = self.config.max_output;
-        let Some(conn) = self.live_mut(id) else {
+        let accepts = |c: &Connection<S>| {
+            matches!(c.state, State::Reading | State::Writing | State::Connecting)
+                && !c.write_shut
+                && !c.finish_writing
+        };
+        let Some(conn) = self.live_mut(id).filter(|c| accepts(c)) else {
             self.stats.dropped_commands += 1;
             trace!("send to {id}: gone, dropped");
-            return false;
+            return Err(SendError::Gone);
         };
-        if !matches!(conn.state, State::Reading | State::Writing) {
-            self.stats.dropped_commands += 1;
-            return false;
-        }
         if conn.output.len() - conn.written + bytes.len() > max_output {
-            debug!(
-                "{id} {}: owes more than {max_output} bytes, closing",
-                conn.peer
-            );
-            self.mark_closed(id.key(), CloseReason::OutputLimit);
-            return false;
+            return Err(SendError::Full);
         }
         conn.output.extend_from_slice(bytes);
         self.mark_dirty(id);
-        true
+        Ok(())
+    }
+
+    /// Sends `bytes` to every open connection for which `filter` says true
+    /// (see [`send`](Core::send) for slow consumers). Returns how many were
+    /// sent to. From a protocol callback, use [`Ctx::broadcast`](crate::Ctx::broadcast),
+    /// which also reaches the calling connection.
+    pub fn broadcast(&mut self, bytes: &[u8], mut filter: impl FnMut(ConnId) -> bool) -> usize {
+        let targets: Vec<ConnId> = self.connections().filter(|&id| filter(id)).collect();
+        targets
+            .into_iter()
+            .filter(|&id| self.send(id, bytes))
+            .count()
+    }
+
+    /// Bytes a connection owes its peer and has not written yet (`None` if
+    /// it is gone). With [`pause_reading`](Core::pause_reading) and
+    /// [`Protocol::on_drained`], the way to pass backpressure from one
+    /// connection to another.
+    pub fn owed(&self, id: ConnId) -> Option<usize> {
+        self.live(id).map(|c| c.output.len() - c.written)
+    }
+
+    /// Stops reading from a connection (and answering its buffered
+    /// requests) until [`resume_reading`](Core::resume_reading): what its
+    /// peer sends waits in the kernel, and TCP slows the peer down. Returns
+    /// false if it is gone.
+    pub fn pause_reading(&mut self, id: ConnId) -> bool {
+        match self.live_mut(id) {
+            Some(conn) => {
+                conn.paused = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Undoes [`pause_reading`](Core::pause_reading). Returns false if the
+    /// connection is gone.
+    pub fn resume_reading(&mut self, id: ConnId) -> bool {
+        match self.live_mut(id) {
+            Some(conn) => {
+                conn.paused = false;
+                self.mark_dirty(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Half-closes a connection: once what it owes is written, its write
+    /// side is shut down (the peer reads EOF) while its input is still read
+    /// and answered. Returns false if it is gone.
+    pub fn shutdown_write(&mut self, id: ConnId) -> bool {
+        match self.live_mut(id) {
+            Some(conn) => {
+                conn.finish_writing = true;
+                self.mark_dirty(id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Opens an outbound connection to `addr`, served by `protocol` (Twisted's
+    /// `connectTCP`). Returns at once: the connect proceeds in the loop, then
+    /// [`Protocol::on_open`] runs (the place for a client to speak first), or
+    /// [`Protocol::on_connect_failed`] if it fails or takes longer than
+    /// [`Config::connect_timeout`]. Bytes sent to it before it is
+    /// established are queued.
+    ///
+    /// # Errors
+    /// Only if the socket cannot even be created (e.g. out of descriptors);
+    /// a refused connection is reported to the protocol instead.
+    pub fn connect(
+        &mut self,
+        addr: SocketAddr,
+        protocol: impl Protocol<S> + 'static,
+    ) -> io::Result<ConnId> {
+        let stream = TcpStream::connect(addr)?;
+        trace!("connect({addr}) -> in progress");
+        let id = self.insert(stream, addr, Box::new(protocol))?;
+        let conn = &mut self.conns[id.key()];
+        conn.state = State::Connecting;
+        conn.writable = false; // the writable edge is what says "connected"
+        self.stats.connected += 1;
+        debug!("{id} {addr}: connecting");
+        // Driven from the loop, not from inside the calling callback.
+        self.mark_dirty(id);
+        Ok(id)
+    }
+
+    /// Registers a socket with the poll and puts its connection in the slab,
+    /// under a fresh generation. Shared by accept and connect.
+    pub(crate) fn insert(
+        &mut self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        protocol: Box<dyn Protocol<S>>,
+    ) -> io::Result<ConnId> {
+        // Request/reply traffic must not wait on Nagle's algorithm.
+        if let Err(e) = stream.set_nodelay(true) {
+            trace!("{peer}: set_nodelay failed: {e}");
+        }
+        let generation = self.next_generation;
+        // Generation 0 marks reserved tokens: skip it when the counter wraps.
+        self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
+        let entry = self.conns.vacant_entry();
+        let key =
+            u32::try_from(entry.key()).map_err(|_| io::Error::other("no connection key left"))?;
+        let id = ConnId { key, generation };
+        // Registered once, for both directions, for the connection's whole
+        // life: no epoll_ctl per state change.
+        let registered = self.registry.register(
+            &mut stream,
+            id.token(),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
+        registered?;
+        let conn = entry.insert(Connection::new(id, stream, peer, protocol, self.now));
+        conn.recorder.record(Mark::Accepted {
+            turn: self.stats.wakeups as u32,
+        });
+        self.stats.active += 1;
+        Ok(id)
     }
 
     /// Closes another connection gracefully: what it owes is flushed first.

@@ -76,6 +76,21 @@ impl<S> Ctx<'_, S> {
     }
 }
 
+impl<S> Ctx<'_, S> {
+    /// Like [`Core::broadcast`], but the calling connection, if `filter`
+    /// picks it, gets the bytes appended to its reply. Returns how many
+    /// connections were sent to.
+    pub fn broadcast(&mut self, bytes: &[u8], mut filter: impl FnMut(ConnId) -> bool) -> usize {
+        let me = self.id;
+        let mut sent = self.core.broadcast(bytes, |id| id != me && filter(id));
+        if filter(me) {
+            self.write(bytes);
+            sent += 1;
+        }
+        sent
+    }
+}
+
 impl<S> Deref for Ctx<'_, S> {
     type Target = Core<S>;
     fn deref(&self) -> &Core<S> {

@@ -38,32 +38,70 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
         let Some(conn) = core.conns.get_mut(key).filter(|c| c.id == id) else {
             return;
         };
-        if conn.close_requested && matches!(conn.state, State::Reading | State::Writing) {
+        let open = matches!(conn.state, State::Reading | State::Writing);
+        if conn.close_requested && open {
             conn.close_requested = false;
             conn.set_state(State::Closing(CloseReason::Done));
+            continue;
+        }
+        if open && conn.finish_writing && !conn.write_shut && !conn.is_owing() {
+            // Half-close asked for by code (Core::shutdown_write), now flushed.
+            conn.shutdown_write();
+            conn.write_shut = true;
+            if conn.eof_handled {
+                conn.set_state(State::Closing(CloseReason::Done)); // both sides done
+            }
+            continue;
         }
         match conn.state {
+            State::Connecting => {
+                if !conn.writable {
+                    break; // the writable (or error) edge says the connect ended
+                }
+                match conn.connect_result() {
+                    None => {
+                        conn.writable = false; // spurious: still in progress
+                        break;
+                    }
+                    Some(Ok(())) => {
+                        debug!("{id} {}: connected", conn.peer);
+                        conn.set_state(State::Reading);
+                        open_connection(core, key);
+                    }
+                    Some(Err(error)) => {
+                        connect_failed(core, key, error);
+                        return;
+                    }
+                }
+            }
             State::Reading => {
                 if conn.is_owing() {
                     // Bytes queued by other code (Core::send): write before reading.
                     conn.set_state(State::Writing);
                     continue;
                 }
+                if conn.paused {
+                    if core.stopping {
+                        conn.set_state(State::Closing(CloseReason::Shutdown));
+                        continue;
+                    }
+                    break; // Core::resume_reading marks it dirty
+                }
                 if conn.input_ready {
                     dispatch(core, key, None);
                     continue;
                 }
                 if conn.read_closed {
-                    if !conn.input.is_empty() {
-                        debug!(
-                            "{id} {}: peer closed mid-request, {} bytes discarded",
-                            conn.peer,
-                            conn.input.len()
-                        );
-                        conn.input = Vec::new();
+                    if !conn.eof_handled {
+                        conn.eof_handled = true;
+                        end_of_input(core, key);
+                        continue;
                     }
-                    conn.set_state(State::Closing(CloseReason::Eof));
-                    continue;
+                    if core.stopping {
+                        conn.set_state(State::Closing(CloseReason::Shutdown));
+                        continue;
+                    }
+                    break; // half-closed and kept open: wait for sends or a close
                 }
                 if core.stopping && !conn.readable {
                     // Shutting down: what had arrived is answered; nothing more is awaited.
@@ -95,18 +133,22 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
             }
             State::Writing | State::Closing(_) => {
                 if !conn.is_owing() {
-                    let next = match conn.state {
+                    match conn.state {
                         State::Closing(reason) => {
                             conn.shutdown_write();
                             if conn.read_closed {
                                 core.mark_closed(key, reason);
                                 return;
                             }
-                            State::Lingering(reason)
+                            conn.set_state(State::Lingering(reason));
                         }
-                        _ => State::Reading,
-                    };
-                    conn.set_state(next);
+                        _ => {
+                            conn.set_state(State::Reading);
+                            call(core, key, "on_drained", |protocol, ctx| {
+                                protocol.on_drained(ctx)
+                            });
+                        }
+                    }
                     continue;
                 }
                 if !conn.writable {
@@ -160,6 +202,7 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
 fn update_deadline<S>(core: &mut Core<S>, key: usize) {
     let conn = &mut core.conns[key];
     let phase = match conn.state {
+        State::Connecting => Phase::Connecting,
         State::Reading if conn.input.is_empty() => Phase::Idle,
         State::Reading => Phase::Request,
         State::Writing | State::Closing(_) => Phase::Owing,
@@ -183,6 +226,7 @@ pub(crate) fn timeout_of(config: &crate::Config, phase: Phase) -> Option<std::ti
         Phase::Request => config.request_timeout,
         Phase::Owing => config.write_timeout,
         Phase::Lingering => Some(config.linger_timeout),
+        Phase::Connecting => Some(config.connect_timeout),
         Phase::Done => None,
     }
 }
@@ -331,24 +375,32 @@ fn answer<S>(
     (consumed, Ending::Violation(violation))
 }
 
-/// Calls `on_open` for a connection just accepted, and sends what it wrote.
-pub(crate) fn open<S>(core: &mut Core<S>, key: usize) {
+/// Calls one protocol hook for connection `key` with a context, then sends
+/// what it wrote. A panic closes the connection. Returns the hook's value,
+/// or `None` if it panicked (or the connection had no protocol).
+fn call<S, T>(
+    core: &mut Core<S>,
+    key: usize,
+    what: &str,
+    hook: impl FnOnce(&mut dyn Protocol<S>, &mut Ctx<'_, S>) -> T,
+) -> Option<T> {
     let conn = &mut core.conns[key];
     let (id, peer) = (conn.id, conn.peer);
-    let Some(mut protocol) = conn.protocol.take() else {
-        return;
-    };
+    let mut protocol = conn.protocol.take()?;
     let mut out = std::mem::take(&mut core.scratch_out);
-    let opened = guarded(core, Who(id, peer), "on_open", |core| {
-        protocol.on_open(&mut Ctx {
-            core,
-            id,
-            peer,
-            out: &mut out,
-        });
+    let result = guarded(core, Who(id, peer), what, |core| {
+        hook(
+            &mut *protocol,
+            &mut Ctx {
+                core,
+                id,
+                peer,
+                out: &mut out,
+            },
+        )
     });
-    if opened.is_some() {
-        let conn = &mut core.conns[key];
+    let conn = &mut core.conns[key];
+    if result.is_some() {
         conn.protocol = Some(protocol);
         if !matches!(conn.state, State::Closed(_)) {
             deliver(core, key, &mut out);
@@ -358,6 +410,44 @@ pub(crate) fn open<S>(core: &mut Core<S>, key: usize) {
     }
     out.clear();
     core.scratch_out = out;
+    result
+}
+
+/// Calls `on_open` for a connection just accepted (or connected), and sends
+/// what it wrote.
+pub(crate) fn open_connection<S>(core: &mut Core<S>, key: usize) {
+    call(core, key, "on_open", |protocol, ctx| protocol.on_open(ctx));
+}
+
+/// The peer sent EOF: hand the protocol what is left of the input, and close
+/// unless it keeps the half-closed connection open.
+fn end_of_input<S>(core: &mut Core<S>, key: usize) {
+    let rest = std::mem::take(&mut core.conns[key].input);
+    let after = call(core, key, "on_eof", |protocol, ctx| {
+        protocol.on_eof(&rest, ctx)
+    });
+    let conn = &mut core.conns[key];
+    if after == Some(After::Close) && !matches!(conn.state, State::Closed(_) | State::Closing(_)) {
+        if !rest.is_empty() {
+            debug!(
+                "{} {}: peer closed mid-request, {} bytes unanswered",
+                conn.id,
+                conn.peer,
+                rest.len()
+            );
+        }
+        conn.set_state(State::Closing(CloseReason::Eof));
+    }
+}
+
+/// An outbound connect failed: tell the protocol, then close.
+pub(crate) fn connect_failed<S>(core: &mut Core<S>, key: usize, error: std::io::Error) {
+    let conn = &core.conns[key];
+    log::warn!("{} connect to {} failed: {error}", conn.id, conn.peer);
+    call(core, key, "on_connect_failed", |protocol, ctx| {
+        protocol.on_connect_failed(&error, ctx)
+    });
+    core.mark_closed(key, CloseReason::ConnectFailed);
 }
 
 /// Writes freshly produced reply bytes at once (optimistic write); only what

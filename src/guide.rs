@@ -134,7 +134,7 @@
 //! | epoll | mio | in twig |
 //! |---|---|---|
 //! | `epoll_create1` | [`mio::Poll::new`] | one per [`Server`](crate::Server) |
-//! | `epoll_ctl(ADD, fd, events, data)` | [`mio::Registry::register`] with a [`mio::Token`] | listener in `Server::listen`, each client in `accept.rs: add` |
+//! | `epoll_ctl(ADD, fd, events, data)` | [`mio::Registry::register`] with a [`mio::Token`] | listener in `Server::listen`, each client in `core.rs: Core::insert` (from `accept.rs: add`) |
 //! | `epoll_wait` | [`mio::Poll::poll`], filling [`mio::Events`] | `Server::turn` |
 //! | `data` in each event | `event.token()` | `token.rs`: listener index, waker, or [`ConnId`](crate::ConnId) |
 //!
@@ -232,7 +232,7 @@
 //!   re-report every unread byte and every idle writable socket on every
 //!   poll.
 //! - **Registered once.** Each client is registered for both directions at
-//!   accept (`accept.rs: add`) and never re-registered. A connection starts
+//!   accept (`accept.rs: add` → `core.rs: Core::insert`) and never re-registered. A connection starts
 //!   `writable` (an empty send buffer), so a reply is written at once. Only
 //!   a `WouldBlock` makes it wait for the writable edge.
 //! - **The short-read rule.** On Linux, a TCP `read` that returns fewer bytes

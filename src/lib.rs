@@ -145,7 +145,7 @@ mod token;
 pub mod guide;
 
 pub use crate::config::{AtCapacity, Builder, Config};
-pub use crate::core::Core;
+pub use crate::core::{Core, SendError};
 pub use crate::ctx::Ctx;
 pub use crate::handle::Handle;
 pub use crate::protocol::{After, CloseReason, Frame, Protocol, Violation};

@@ -45,6 +45,32 @@ pub trait Protocol<S = ()> {
         let _ = (violation, ctx);
     }
 
+    /// Called when the peer has finished sending (a 0-byte read: it shut
+    /// down its write side, or closed), with whatever incomplete request was
+    /// still buffered in `rest`. The default returns [`After::Close`]: flush
+    /// what is owed, then close. Return [`After::KeepOpen`] to keep writing
+    /// to a half-closed peer (a proxy relaying the other direction); the
+    /// connection then ends when code closes it, or on a timeout.
+    fn on_eof(&mut self, rest: &[u8], ctx: &mut Ctx<'_, S>) -> After {
+        let _ = (rest, ctx);
+        After::Close
+    }
+
+    /// Called when bytes this connection owed, and could not write at once,
+    /// are now all written: a good moment to resume another connection
+    /// paused with [`Core::pause_reading`](crate::Core::pause_reading).
+    fn on_drained(&mut self, ctx: &mut Ctx<'_, S>) {
+        let _ = ctx;
+    }
+
+    /// For outbound connections ([`Core::connect`](crate::Core::connect)):
+    /// the connection could not be established (refused, unreachable, timed
+    /// out). [`on_close`](Protocol::on_close) follows, with
+    /// [`CloseReason::ConnectFailed`].
+    fn on_connect_failed(&mut self, error: &std::io::Error, ctx: &mut Ctx<'_, S>) {
+        let _ = (error, ctx);
+    }
+
     /// Called once when the connection is gone, with the reason. Writes made
     /// here are discarded; other connections and the shared state are still
     /// reachable through `ctx`.
@@ -124,12 +150,15 @@ pub enum CloseReason {
     Panic,
     /// The server shut down.
     Shutdown,
+    /// An outbound connection could not be established
+    /// ([`Protocol::on_connect_failed`] said why).
+    ConnectFailed,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order (the order of [`Stats`](crate::Stats)'s
     /// per-reason counters).
-    pub const ALL: [CloseReason; 11] = [
+    pub const ALL: [CloseReason; 12] = [
         CloseReason::Eof,
         CloseReason::Done,
         CloseReason::Reset,
@@ -141,6 +170,7 @@ impl CloseReason {
         CloseReason::Error,
         CloseReason::Panic,
         CloseReason::Shutdown,
+        CloseReason::ConnectFailed,
     ];
 
     /// A short lowercase name, used in logs and the summary line.
@@ -157,6 +187,7 @@ impl CloseReason {
             CloseReason::Error => "error",
             CloseReason::Panic => "panic",
             CloseReason::Shutdown => "shutdown",
+            CloseReason::ConnectFailed => "connect-failed",
         }
     }
 

@@ -13,7 +13,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::accept::{AcceptStop, Listener, Quiet, accept_from};
 use crate::config::{Builder, Config};
-use crate::connection::State;
+use crate::connection::{Phase, State};
 use crate::core::Core;
 use crate::ctx::Ctx;
 use crate::drive::{self, drive, timeout_of};
@@ -90,11 +90,12 @@ impl<S: 'static> Server<S> {
     pub(crate) fn with_config(config: Config, state: S) -> io::Result<Server<S>> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), token::WAKER)?;
+        let registry = poll.registry().try_clone()?;
         Ok(Server {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
-            core: Core::new(config, state),
+            core: Core::new(config, state, registry),
             shared: Arc::new(Shared {
                 waker,
                 queue: Mutex::new(Vec::new()),
@@ -338,12 +339,7 @@ impl<S: 'static> Server<S> {
         self.accept_paused_until = None;
         self.accept_pending = false;
         for listener in self.listeners.iter_mut().filter(|l| l.readable) {
-            match accept_from(
-                listener,
-                &mut self.core,
-                self.poll.registry(),
-                &mut self.quiet,
-            ) {
+            match accept_from(listener, &mut self.core, &mut self.quiet) {
                 AcceptStop::Idle => {}
                 AcceptStop::Budget => self.accept_pending = true,
                 AcceptStop::Exhausted => {
@@ -396,8 +392,16 @@ impl<S: 'static> Server<S> {
             }
             let reason = match (conn.phase, conn.state) {
                 (_, State::Lingering(reason)) => reason,
-                (crate::connection::Phase::Idle, _) => CloseReason::IdleTimeout,
-                (crate::connection::Phase::Request, _) => CloseReason::RequestTimeout,
+                (Phase::Idle, _) => CloseReason::IdleTimeout,
+                (Phase::Request, _) => CloseReason::RequestTimeout,
+                (Phase::Connecting, _) => {
+                    let error = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer within {timeout:?}"),
+                    );
+                    drive::connect_failed(core, id.key(), error);
+                    continue;
+                }
                 _ => CloseReason::WriteTimeout,
             };
             debug!("{id} {}: {reason} after {timeout:?}", conn.peer);

@@ -11,6 +11,8 @@ use crate::protocol::CloseReason;
 pub struct Stats {
     /// Connections accepted.
     pub accepted: u64,
+    /// Outbound connections started with [`Core::connect`](crate::Core::connect).
+    pub connected: u64,
     /// Connections open now.
     pub active: u64,
     /// Connections accepted and closed at once because the server was full
