@@ -308,6 +308,9 @@ fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
         }
         None => {
             drop(protocol); // its state may be half-updated: never call it again
+            // Replies to the requests answered before the panic still go out
+            // (as far as the socket takes them at once).
+            deliver(core, key, &mut out);
             core.mark_closed(key, CloseReason::Panic);
         }
     }

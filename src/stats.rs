@@ -18,9 +18,10 @@ pub struct Stats {
     /// Connections accepted and closed at once because the server was full
     /// ([`AtCapacity::Refuse`](crate::AtCapacity::Refuse)).
     pub refused: u64,
-    /// Times a client had to wait in the backlog because the server was full
-    /// ([`AtCapacity::Wait`](crate::AtCapacity::Wait)), counted once per
-    /// stretch of being full.
+    /// Times accepting stopped at the connection limit
+    /// ([`AtCapacity::Wait`](crate::AtCapacity::Wait)): from then until a
+    /// connection closes, new clients wait in the backlog. Counted once per
+    /// stretch of being full, whether or not a client was waiting.
     pub capacity_reached: u64,
     /// Accept errors: per-connection ones skipped, plus exhaustion ones
     /// (out of descriptors or memory) that paused accepting.
