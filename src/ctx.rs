@@ -64,6 +64,12 @@ impl<S> Ctx<'_, S> {
         self.out
     }
 
+    /// The shared state and this connection's reply buffer at once, to
+    /// write a reply straight from the state without copying it first.
+    pub fn state_and_output(&mut self) -> (&mut S, &mut Vec<u8>) {
+        (self.core.state(), self.out)
+    }
+
     /// Like [`Core::send`], but sending to this connection itself appends to
     /// its reply, in order.
     pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> bool {
