@@ -203,6 +203,7 @@ impl Builder {
         let c = &self.config;
         for (name, value) in [
             ("max_connections", c.max_connections),
+            ("max_output", c.max_output),
             ("max_request_size", c.max_request_size),
             ("read_buffer_size", c.read_buffer_size),
             ("io_budget", c.io_budget),
@@ -215,6 +216,30 @@ impl Builder {
                 ));
             }
         }
-        Server::with_config(self.config, state)
+        let mut config = self.config;
+        for timeout in [
+            &mut config.idle_timeout,
+            &mut config.request_timeout,
+            &mut config.write_timeout,
+            &mut config.slow_callback,
+        ] {
+            *timeout = timeout.map(clamp);
+        }
+        for duration in [
+            &mut config.connect_timeout,
+            &mut config.linger_timeout,
+            &mut config.drain_timeout,
+            &mut config.accept_backoff,
+        ] {
+            *duration = clamp(*duration);
+        }
+        Server::with_config(config, state)
     }
+}
+
+/// The longest delay twig schedules (ten years): longer ones, up to
+/// `Duration::MAX`, mean "never" and are clamped so that adding them to an
+/// `Instant` cannot overflow.
+pub(crate) fn clamp(delay: Duration) -> Duration {
+    delay.min(Duration::from_secs(10 * 365 * 24 * 3600))
 }

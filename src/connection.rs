@@ -103,6 +103,10 @@ pub(crate) struct Connection<S> {
     pub finish_writing: bool,
     /// The write side is shut: nothing more can be sent.
     pub write_shut: bool,
+    /// The loop turn `budget_left` belongs to.
+    pub budget_turn: u64,
+    /// I/O budget left for this turn (see `Config::io_budget`).
+    pub budget_left: usize,
     /// Bytes discarded while lingering (bounded).
     pub lingered: usize,
     /// Queued on the core's to-do list (dedupes `Core::dirty`).
@@ -169,6 +173,8 @@ impl<S> Connection<S> {
             paused: false,
             finish_writing: false,
             write_shut: false,
+            budget_turn: u64::MAX,
+            budget_left: 0,
             lingered: 0,
             queued: false,
             close_requested: false,

@@ -145,9 +145,10 @@ impl<S> Core<S> {
         delay: Duration,
         callback: impl FnOnce(&mut Core<S>) + 'static,
     ) -> TimerId {
-        let id = self
-            .timers
-            .schedule(self.now + delay, Callback::Once(Box::new(callback)));
+        let id = self.timers.schedule(
+            self.now + crate::config::clamp(delay),
+            Callback::Once(Box::new(callback)),
+        );
         trace!("scheduled {id} in {delay:?}");
         id
     }
@@ -160,7 +161,7 @@ impl<S> Core<S> {
         interval: Duration,
         callback: impl FnMut(&mut Core<S>) + 'static,
     ) -> TimerId {
-        let interval = interval.max(Duration::from_millis(1));
+        let interval = crate::config::clamp(interval.max(Duration::from_millis(1)));
         let id = self.timers.schedule(
             self.now + interval,
             Callback::Every(Box::new(callback), interval),
@@ -170,7 +171,9 @@ impl<S> Core<S> {
     }
 
     /// Cancels a timer. Returns false if it already fired or was cancelled.
-    /// A repeating timer may cancel itself from its own callback.
+    /// A repeating timer may cancel itself from its own callback (a one-shot
+    /// timer cancelling itself from its callback is harmless and returns
+    /// true).
     pub fn cancel(&mut self, timer: TimerId) -> bool {
         self.timers.cancel(timer)
     }
@@ -255,6 +258,12 @@ impl<S> Core<S> {
         if conn.output.len() - conn.written + bytes.len() > max_output {
             return Err(SendError::Full);
         }
+        if conn.written > 0 && conn.written >= conn.output.len() / 2 {
+            // Forget what is already written, so a peer that reads steadily
+            // but never quite catches up does not keep every byte ever sent.
+            conn.output.drain(..conn.written);
+            conn.written = 0;
+        }
         conn.output.extend_from_slice(bytes);
         self.mark_dirty(id);
         Ok(())
@@ -336,6 +345,11 @@ impl<S> Core<S> {
         addr: SocketAddr,
         protocol: impl Protocol<S> + 'static,
     ) -> io::Result<ConnId> {
+        if self.is_stopping() {
+            // Otherwise an on_close that reconnects would keep a stopping
+            // server alive forever.
+            return Err(io::Error::other("the server is stopping"));
+        }
         let stream = TcpStream::connect(addr)?;
         trace!("connect({addr}) -> in progress");
         let id = self.insert(stream, addr, Box::new(protocol))?;

@@ -59,7 +59,9 @@ impl<S> Ctx<'_, S> {
         self.out.extend_from_slice(bytes);
     }
 
-    /// The reply buffer itself, to encode into without a temporary.
+    /// The reply buffer itself, to encode into without a temporary. It may
+    /// already hold the replies to earlier requests of the same batch:
+    /// append, never clear.
     pub fn output(&mut self) -> &mut Vec<u8> {
         self.out
     }
@@ -68,6 +70,20 @@ impl<S> Ctx<'_, S> {
     /// write a reply straight from the state without copying it first.
     pub fn state_and_output(&mut self) -> (&mut S, &mut Vec<u8>) {
         (self.core.state(), self.out)
+    }
+
+    /// Like [`Core::try_send`], but sending to this connection itself
+    /// appends to its reply, in order (and is never full).
+    ///
+    /// # Errors
+    /// As [`Core::try_send`].
+    pub fn try_send(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), crate::SendError> {
+        if id == self.id {
+            self.write(bytes);
+            Ok(())
+        } else {
+            self.core.try_send(id, bytes)
+        }
     }
 
     /// Like [`Core::send`], but sending to this connection itself appends to

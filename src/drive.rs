@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use log::{debug, error, warn};
 
-use crate::connection::{Phase, ReadOutcome, State, WriteOutcome};
+use crate::connection::{Phase, ReadOutcome, State, WriteOutcome, classify};
 use crate::core::Core;
 use crate::ctx::Ctx;
 use crate::protocol::{After, CloseReason, Frame, Protocol, Violation};
@@ -33,7 +33,17 @@ const LINGER_MAX_BYTES: usize = 256 * 1024;
 /// Runs one connection's state machine as far as it can go now.
 pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
     let key = id.key();
-    let mut budget = core.config.io_budget;
+    // The budget is per connection per turn, however often it is driven
+    // within the turn (an event, then the dirty list).
+    let turn = core.stats.wakeups;
+    let mut budget = match core.conns.get_mut(key).filter(|c| c.id == id) {
+        Some(conn) if conn.budget_turn == turn => conn.budget_left,
+        Some(conn) => {
+            conn.budget_turn = turn;
+            core.config.io_budget
+        }
+        None => return,
+    };
     loop {
         let Some(conn) = core.conns.get_mut(key).filter(|c| c.id == id) else {
             return;
@@ -88,7 +98,11 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                     break; // Core::resume_reading marks it dirty
                 }
                 if conn.input_ready {
-                    dispatch(core, key, None);
+                    if budget == 0 {
+                        core.mark_dirty(id); // fairness: continue next turn
+                        break;
+                    }
+                    budget = budget.saturating_sub(dispatch(core, key, None));
                     continue;
                 }
                 if conn.read_closed {
@@ -97,9 +111,25 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                         end_of_input(core, key);
                         continue;
                     }
-                    if core.stopping {
-                        conn.set_state(State::Closing(CloseReason::Shutdown));
+                    if core.stopping || conn.write_shut {
+                        let reason = if conn.write_shut {
+                            CloseReason::Done
+                        } else {
+                            CloseReason::Shutdown
+                        };
+                        conn.set_state(State::Closing(reason)); // both directions are done
                         continue;
+                    }
+                    if conn.readable {
+                        // A new event after EOF: the peer may have reset. Ask
+                        // SO_ERROR, since after a FIN Linux's read says 0
+                        // even then.
+                        conn.readable = false;
+                        if let Ok(Some(error)) | Err(error) = conn.socket.take_error() {
+                            debug!("{id} {}: half-closed peer failed: {error}", conn.peer);
+                            core.mark_closed(key, classify(&error));
+                            return;
+                        }
                     }
                     break; // half-closed and kept open: wait for sends or a close
                 }
@@ -119,7 +149,7 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                     ReadOutcome::Data(n) => {
                         core.stats.bytes_in += n as u64;
                         budget = budget.saturating_sub(n);
-                        dispatch(core, key, Some(n));
+                        budget = budget.saturating_sub(dispatch(core, key, Some(n)));
                     }
                     ReadOutcome::Eof => {} // read_closed is set; handled above
                     // Drained: go round once more, so a stopping server closes
@@ -194,6 +224,7 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
             State::Closed(_) => return,
         }
     }
+    core.conns[key].budget_left = budget;
     update_deadline(core, key);
 }
 
@@ -248,11 +279,12 @@ enum Ending {
 
 /// Answers the complete requests in the connection's input (plus `fresh`
 /// bytes just read into the scratch buffer), then writes the replies.
-fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
+/// Returns how many bytes were written.
+fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) -> usize {
     let conn = &mut core.conns[key];
     let (id, peer) = (conn.id, conn.peer);
     let Some(mut protocol) = conn.protocol.take() else {
-        return;
+        return 0;
     };
     // Frame straight from the scratch buffer when no partial request is
     // buffered (the common case: no copy); otherwise append to it.
@@ -274,6 +306,7 @@ fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
     });
 
     let conn = &mut core.conns[key];
+    let mut written = 0;
     match result {
         // Closed meanwhile by the callback itself (through `Core`): keep it
         // closed, and send nothing more.
@@ -304,19 +337,20 @@ fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) {
                 }
             }
             conn.protocol = Some(protocol);
-            deliver(core, key, &mut out);
+            written = deliver(core, key, &mut out);
         }
         None => {
             drop(protocol); // its state may be half-updated: never call it again
             // Replies to the requests answered before the panic still go out
             // (as far as the socket takes them at once).
-            deliver(core, key, &mut out);
+            written = deliver(core, key, &mut out);
             core.mark_closed(key, CloseReason::Panic);
         }
     }
     out.clear();
     core.scratch_out = out;
     core.scratch_in = scratch;
+    written
 }
 
 /// The frame/reply loop over `buf`. Returns how many bytes were consumed and
@@ -358,6 +392,10 @@ fn answer<S>(
                 consumed += n;
                 if after == After::Close {
                     return (consumed, Ending::Close);
+                }
+                if core.conns[id.key()].paused {
+                    // Paused by its own reply: the rest waits, in order.
+                    return (consumed, Ending::Backpressure);
                 }
             }
             Frame::Complete(_) => {
@@ -455,11 +493,21 @@ pub(crate) fn connect_failed<S>(core: &mut Core<S>, key: usize, error: std::io::
 
 /// Writes freshly produced reply bytes at once (optimistic write); only what
 /// the socket does not take is copied into the connection's own buffer.
-fn deliver<S>(core: &mut Core<S>, key: usize, out: &mut Vec<u8>) {
+fn deliver<S>(core: &mut Core<S>, key: usize, out: &mut Vec<u8>) -> usize {
     if out.is_empty() {
-        return;
+        return 0;
     }
     let conn = &mut core.conns[key];
+    if conn.write_shut {
+        // Code half-closed this connection: nothing more may be sent.
+        debug!(
+            "{} {}: write side shut, {} reply bytes dropped",
+            conn.id,
+            conn.peer,
+            out.len()
+        );
+        return 0;
+    }
     if conn.is_owing() {
         // Bytes sent by other code while this reply was produced go after it.
         out.extend_from_slice(&conn.output[conn.written..]);
@@ -483,6 +531,7 @@ fn deliver<S>(core: &mut Core<S>, key: usize, out: &mut Vec<u8>) {
         }
         WriteOutcome::Failed(reason) => core.mark_closed(key, reason),
     }
+    n
 }
 
 /// Names a connection in log lines: `#key.generation peer`.
@@ -516,10 +565,7 @@ pub(crate) fn guarded<S, T>(
     match result {
         Ok(value) => Some(value),
         Err(payload) => {
-            error!(
-                "{who}: {what} panicked: {}; closing the connection",
-                panic_message(&*payload)
-            );
+            error!("{who}: {what} panicked: {}", panic_message(&*payload));
             None
         }
     }

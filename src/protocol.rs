@@ -56,7 +56,8 @@ pub trait Protocol<S = ()> {
         After::Close
     }
 
-    /// Called when bytes this connection owed, and could not write at once,
+    /// Called when bytes queued for this connection (replies the socket
+    /// did not take at once, or bytes from [`Core::send`](crate::Core::send))
     /// are now all written: a good moment to resume another connection
     /// paused with [`Core::pause_reading`](crate::Core::pause_reading).
     fn on_drained(&mut self, ctx: &mut Ctx<'_, S>) {

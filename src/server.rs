@@ -172,6 +172,9 @@ impl<S: 'static> Server<S> {
     /// The core: shared state, timers, stats. Use it before [`run`](Server::run)
     /// to schedule timers or set up state.
     pub fn core(&mut self) -> &mut Core<S> {
+        // Timers scheduled before the first turn count from now, not from
+        // when the server was built.
+        self.core.now = Instant::now();
         &mut self.core
     }
 
@@ -375,7 +378,10 @@ impl<S: 'static> Server<S> {
         let core = &mut self.core;
         let now = core.now;
         while let Some((at, id)) = core.deadlines.pop_due(now) {
-            let Some(conn) = core.conns.get_mut(id.key()).filter(|c| c.id == id) else {
+            let live = |c: &&mut crate::connection::Connection<S>| {
+                c.id == id && !matches!(c.state, State::Closed(_))
+            };
+            let Some(conn) = core.conns.get_mut(id.key()).filter(live) else {
                 continue;
             };
             if conn.armed != Some(at) {
