@@ -12,7 +12,7 @@ use mio::{Interest, Registry};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::connection::{Connection, State};
+use crate::connection::{Connection, State, WriteOutcome};
 use crate::protocol::{CloseReason, Protocol};
 use crate::recorder::Mark;
 use crate::stats::Stats;
@@ -49,6 +49,9 @@ pub struct Core<S> {
     pub(crate) dirty: Vec<ConnId>,
     /// Keys of connections in `State::Closed`, removed at the end of the turn.
     pub(crate) closed: Vec<usize>,
+    /// The connection whose protocol callback is running, if any: sends to
+    /// it must queue behind the replies it is producing.
+    pub(crate) dispatching: Option<ConnId>,
     /// Stop was asked for (by a callback, a handle or a signal).
     pub(crate) stop_requested: bool,
     /// Shutdown has begun: listeners are gone, connections are draining.
@@ -98,6 +101,7 @@ impl<S> Core<S> {
             now: Instant::now(),
             dirty: Vec::new(),
             closed: Vec::new(),
+            dispatching: None,
             stop_requested: false,
             stopping: false,
             next_generation: 1,
@@ -250,6 +254,7 @@ impl<S> Core<S> {
                 && !c.write_shut
                 && !c.finish_writing
         };
+        let in_own_callback = self.dispatching == Some(id); // its replies go first
         let Some(conn) = self.live_mut(id).filter(|c| accepts(c)) else {
             self.stats.dropped_commands += 1;
             trace!("send to {id}: gone, dropped");
@@ -264,6 +269,22 @@ impl<S> Core<S> {
             conn.output.drain(..conn.written);
             conn.written = 0;
         }
+        let mut bytes = bytes;
+        if !conn.is_owing() && conn.writable && !in_own_callback && conn.state == State::Reading {
+            // Write optimistically, as replies are: a burst fanned out to many
+            // readers must not count against max_output before any write.
+            let (n, outcome) = conn.write(bytes);
+            self.stats.bytes_out += n as u64;
+            match outcome {
+                WriteOutcome::Done => return Ok(()),
+                WriteOutcome::Blocked => bytes = &bytes[n..],
+                WriteOutcome::Failed(reason) => {
+                    self.mark_closed(id.key(), reason);
+                    return Ok(()); // the bytes were accepted; the peer is gone
+                }
+            }
+        }
+        let conn = &mut self.conns[id.key()];
         conn.output.extend_from_slice(bytes);
         self.mark_dirty(id);
         Ok(())

@@ -301,10 +301,12 @@ fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) -> usize {
     let mut out = std::mem::take(&mut core.scratch_out);
 
     let requests_before = core.stats.requests;
+    core.dispatching = Some(id);
     let result = guarded(core, Who(id, peer), "reply", |core| {
         answer(core, &mut *protocol, id, peer, buf, &mut out)
     });
 
+    core.dispatching = None;
     let conn = &mut core.conns[key];
     let mut written = 0;
     match result {
@@ -429,6 +431,7 @@ fn call<S, T>(
     let (id, peer) = (conn.id, conn.peer);
     let mut protocol = conn.protocol.take()?;
     let mut out = std::mem::take(&mut core.scratch_out);
+    core.dispatching = Some(id);
     let result = guarded(core, Who(id, peer), what, |core| {
         hook(
             &mut *protocol,
@@ -440,6 +443,7 @@ fn call<S, T>(
             },
         )
     });
+    core.dispatching = None;
     let conn = &mut core.conns[key];
     if result.is_some() {
         conn.protocol = Some(protocol);
