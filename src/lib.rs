@@ -49,7 +49,10 @@
 //!
 //! # How the loop works
 //! New to event loops? The [`guide`] maps the lesson's blocking Python server
-//! onto this loop, syscall by syscall, in seven short chapters.
+//! onto this loop, syscall by syscall, in seven short chapters. Writing a
+//! protocol? The [`cookbook`] walks through framing, replies, shared state,
+//! talking to other connections, timers and outbound connections, using the
+//! examples.
 //!
 //! One thread owns a `mio::Poll` (`epoll` on Linux), the listening sockets,
 //! every connection (in a [`slab`]), every timer, and your application state
@@ -129,6 +132,7 @@
 mod accept;
 mod config;
 mod connection;
+pub mod cookbook;
 mod core;
 mod ctx;
 mod drive;

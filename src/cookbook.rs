@@ -1,0 +1,152 @@
+//! Writing your own protocol: the API shown through the examples, from a
+//! one-line reply to a proxy.
+//!
+//! Every recipe below is a real example in `examples/`, runnable with
+//! `cargo run --example NAME`; the snippets here are trimmed to the part that
+//! teaches something.
+//!
+//! # 1. Framing: what is one request?
+//! [`Protocol::frame`](crate::Protocol::frame) looks at the buffered bytes and
+//! answers [`Frame::Complete(n)`](crate::Frame::Complete) (the first `n` bytes
+//! are one request), [`Frame::Partial`](crate::Frame::Partial) (wait for more)
+//! or [`Frame::Invalid`](crate::Frame::Invalid) (they can never be valid). It
+//! must not consume anything: twig calls it again with the same bytes plus
+//! more. Ready-made framers live in [`framing`](crate::framing):
+//!
+//! ```
+//! use twig::{Frame, framing};
+//! // Lines (chat_server.rs): up to and including '\n'.
+//! assert_eq!(framing::line(b"hi\nthere"), Frame::Complete(3));
+//! // Length-prefixed binary messages.
+//! assert_eq!(framing::length_prefixed(b"\0\0\0\x01!", 1024), Frame::Complete(5));
+//! // A stream with no messages at all (echo_server.rs, proxy.rs): everything is a request.
+//! # let input = b"abc";
+//! let frame = Frame::Complete(input.len());
+//! # assert_eq!(frame, Frame::Complete(3));
+//! ```
+//!
+//! A framer for a real protocol (`kv_server.rs`: Redis's RESP) walks the
+//! bytes without allocating and says `Partial` as long as every byte so far
+//! fits the grammar, `Invalid` as soon as one does not. Over
+//! [`Config::max_request_size`](crate::Config::max_request_size) the request
+//! is refused whatever the framer says, so a framer never needs its own limit
+//! on buffering.
+//!
+//! # 2. Replying, and when to close
+//! [`Protocol::reply`](crate::Protocol::reply) gets exactly one request's
+//! bytes, writes the answer with [`Ctx::write`](crate::Ctx::write) (or
+//! `write!` — `Ctx` is an [`std::io::Write`]), and returns
+//! [`After::KeepOpen`](crate::After::KeepOpen) or
+//! [`After::Close`](crate::After::Close). Replies to pipelined requests are
+//! batched into one `write` syscall. Broken input gets
+//! [`Protocol::on_violation`](crate::Protocol::on_violation): write your
+//! protocol's error reply there (RESP's `-ERR Protocol error`, HTTP's 400);
+//! twig then flushes it and closes.
+//!
+//! # 3. State: per connection, and shared
+//! `self` is per connection: the factory given to
+//! [`Server::listen`](crate::Server::listen) makes one value per client.
+//! State shared by all connections is the `S` of `Server<S>`, reached as
+//! `&mut S` by [`Core::state`](crate::Core::state) — no `Mutex`, because only
+//! the loop thread ever runs callbacks. `kv_server.rs` keeps its whole store
+//! there:
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use twig::{After, Ctx, Frame, Protocol, framing};
+//!
+//! type Store = HashMap<Vec<u8>, Vec<u8>>;
+//!
+//! /// `key=value` sets, `key` gets.
+//! struct Kv;
+//!
+//! impl Protocol<Store> for Kv {
+//!     fn frame(&mut self, input: &[u8]) -> Frame {
+//!         framing::line(input)
+//!     }
+//!     fn reply(&mut self, line: &[u8], ctx: &mut Ctx<'_, Store>) -> After {
+//!         let line = line.trim_ascii();
+//!         match line.iter().position(|&b| b == b'=') {
+//!             Some(eq) => {
+//!                 ctx.state().insert(line[..eq].to_vec(), line[eq + 1..].to_vec());
+//!                 ctx.write(b"OK\n");
+//!             }
+//!             None => {
+//!                 // Borrow the state and the reply buffer together: no copy.
+//!                 let (store, out) = ctx.state_and_output();
+//!                 out.extend_from_slice(store.get(line).map_or(&b"(nil)"[..], |v| v));
+//!                 out.push(b'\n');
+//!             }
+//!         }
+//!         After::KeepOpen
+//!     }
+//! }
+//! # let _ = twig::Server::new(Store::new()).map(|mut s| s.listen("127.0.0.1:0", || Kv));
+//! ```
+//!
+//! # 4. Talking to other connections
+//! Every connection has a [`ConnId`](crate::ConnId) ([`Ctx::id`](crate::Ctx::id));
+//! ids carry a generation, so an id kept after its connection closed never
+//! reaches a newcomer that reused the slot. `chat_server.rs` keeps
+//! `ConnId → name` in its shared state and uses:
+//! - [`Ctx::broadcast`](crate::Ctx::broadcast) — to everyone a filter picks
+//!   (the sender's own copy, if picked, is appended to its reply in order);
+//! - [`Core::send`](crate::Core::send) — to one connection; bytes are written
+//!   at once if its socket takes them, else queued;
+//! - [`Core::close`](crate::Core::close) — flush, then close another.
+//!
+//! A reader slower than the writers is the classic trap. Its queue is capped
+//! by [`Config::max_output`](crate::Config::max_output): over it,
+//! [`send`](crate::Core::send) drops the slow consumer (its `on_close` sees
+//! [`CloseReason::OutputLimit`](crate::CloseReason::OutputLimit)), while
+//! [`try_send`](crate::Core::try_send) leaves it connected and tells you
+//! [`SendError::Full`](crate::SendError::Full), so you can drop the message
+//! instead. The server never stalls on one client.
+//!
+//! # 5. Time: timers from callbacks
+//! [`Core::after`](crate::Core::after) and [`Core::every`](crate::Core::every)
+//! run a closure on the loop thread with the whole [`Core`](crate::Core):
+//!
+//! ```
+//! # use std::time::Duration;
+//! # let mut server = twig::Server::new(()).unwrap();
+//! // Every second, tell every client the time (Twisted's LoopingCall).
+//! server.core().every(Duration::from_secs(1), |core| {
+//!     let now = format!("{:?}\n", std::time::SystemTime::now());
+//!     core.broadcast(now.as_bytes(), |_| true);
+//! });
+//! ```
+//!
+//! Work that must block (a database, a file, a CPU-heavy job) goes to another
+//! thread, which posts the result back with [`Handle::post`](crate::Handle::post)
+//! or [`Handle::send`](crate::Handle::send) (Twisted's `callFromThread`).
+//!
+//! # 6. Outbound connections, both directions in one loop
+//! [`Core::connect`](crate::Core::connect) opens a client connection served
+//! by the same trait (Twisted's `connectTCP`): its
+//! [`on_open`](crate::Protocol::on_open) runs once connected — the place for a
+//! client to speak first — or
+//! [`on_connect_failed`](crate::Protocol::on_connect_failed) says why not
+//! (refused, timed out after [`Config::connect_timeout`](crate::Config::connect_timeout)).
+//! `loadgen.rs` is a load generator made only of outbound connections;
+//! `proxy.rs` pairs each accepted connection with an outbound one.
+//!
+//! A proxy shows the last two tools. **Backpressure across connections**:
+//! when the side it forwards to owes too much
+//! ([`Core::owed`](crate::Core::owed)), a side pauses its own reading
+//! ([`Core::pause_reading`](crate::Core::pause_reading)); the slow side's
+//! [`on_drained`](crate::Protocol::on_drained) resumes it
+//! ([`Core::resume_reading`](crate::Core::resume_reading)). TCP then slows
+//! the fast peer down; nothing piles up in memory. **Half-close**: when one
+//! peer finishes sending, [`on_eof`](crate::Protocol::on_eof) returns
+//! [`After::KeepOpen`](crate::After::KeepOpen) and passes the EOF on with
+//! [`Core::shutdown_write`](crate::Core::shutdown_write), so the answer
+//! still flows back the other way.
+//!
+//! # 7. Checklist
+//! - Never block in a callback: it stalls every client (twig warns past
+//!   [`Config::slow_callback`](crate::Config::slow_callback)).
+//! - `frame` must accept any split of the bytes: test it by feeding one byte
+//!   at a time.
+//! - A panic closes only its own connection — but it is still a bug.
+//! - Put limits on whatever a peer controls: counts, lengths, nesting.
