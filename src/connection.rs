@@ -103,6 +103,8 @@ pub(crate) struct Connection<S> {
     pub finish_writing: bool,
     /// The write side is shut: nothing more can be sent.
     pub write_shut: bool,
+    /// Keeps reading while it owes bytes (`Core::read_while_owing`).
+    pub relay: bool,
     /// The loop turn `budget_left` belongs to.
     pub budget_turn: u64,
     /// I/O budget left for this turn (see `Config::io_budget`).
@@ -173,6 +175,7 @@ impl<S> Connection<S> {
             paused: false,
             finish_writing: false,
             write_shut: false,
+            relay: false,
             budget_turn: u64::MAX,
             budget_left: 0,
             lingered: 0,

@@ -337,6 +337,24 @@ impl<S> Core<S> {
         }
     }
 
+    /// Lets a connection keep reading (and answering) while it owes its
+    /// peer bytes the socket has not taken yet. By default a connection
+    /// that owes reads nothing more — backpressure for free — but two relays
+    /// (a proxy's two sides) that both owe would then wait on each other
+    /// forever. A relay bounds its memory itself, with
+    /// [`pause_reading`](Core::pause_reading) and
+    /// [`Protocol::on_drained`]. Returns false if the connection is gone.
+    pub fn read_while_owing(&mut self, id: ConnId, on: bool) -> bool {
+        match self.live_mut(id) {
+            Some(conn) => {
+                conn.relay = on;
+                self.mark_dirty(id);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Half-closes a connection: once what it owes is written, its write
     /// side is shut down (the peer reads EOF) while its input is still read
     /// and answered. Returns false if it is gone.

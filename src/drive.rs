@@ -86,9 +86,43 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
             }
             State::Reading => {
                 if conn.is_owing() {
-                    // Bytes queued by other code (Core::send): write before reading.
-                    conn.set_state(State::Writing);
-                    continue;
+                    if !conn.relay {
+                        // Owing: write before reading (backpressure for free).
+                        conn.set_state(State::Writing);
+                        continue;
+                    }
+                    // A relay reads on while it owes (Core::read_while_owing),
+                    // so two relays that both owe cannot deadlock; its code
+                    // bounds memory with pause_reading instead.
+                    if conn.writable {
+                        if budget == 0 {
+                            core.mark_dirty(id); // still writable: no edge will come
+                            break;
+                        }
+                        let (n, outcome) = conn.flush_output(budget);
+                        core.stats.bytes_out += n as u64;
+                        budget = budget.saturating_sub(n);
+                        if n > 0 {
+                            conn.phase_since = core.now;
+                        }
+                        match outcome {
+                            WriteOutcome::Done if !conn.is_owing() => {
+                                call(core, key, "on_drained", |protocol, ctx| {
+                                    protocol.on_drained(ctx)
+                                });
+                                continue;
+                            }
+                            WriteOutcome::Done => {
+                                core.mark_dirty(id); // budget spent, bytes left: next turn
+                                break;
+                            }
+                            WriteOutcome::Blocked => {} // wait for the edge; read meanwhile
+                            WriteOutcome::Failed(reason) => {
+                                core.mark_closed(key, reason);
+                                return;
+                            }
+                        }
+                    }
                 }
                 if conn.paused {
                     if core.stopping {
@@ -234,6 +268,7 @@ fn update_deadline<S>(core: &mut Core<S>, key: usize) {
     let conn = &mut core.conns[key];
     let phase = match conn.state {
         State::Connecting => Phase::Connecting,
+        State::Reading if conn.is_owing() => Phase::Owing,
         State::Reading if conn.input.is_empty() => Phase::Idle,
         State::Reading => Phase::Request,
         State::Writing | State::Closing(_) => Phase::Owing,
@@ -512,6 +547,12 @@ fn deliver<S>(core: &mut Core<S>, key: usize, out: &mut Vec<u8>) -> usize {
         );
         return 0;
     }
+    if conn.is_owing() && conn.relay {
+        // A relay owes older bytes: the new replies queue behind them, and the
+        // drive loop writes them in order.
+        conn.output.extend_from_slice(out);
+        return 0;
+    }
     if conn.is_owing() {
         // Bytes sent by other code while this reply was produced go after it.
         out.extend_from_slice(&conn.output[conn.written..]);
@@ -529,7 +570,7 @@ fn deliver<S>(core: &mut Core<S>, key: usize, out: &mut Vec<u8>) -> usize {
         WriteOutcome::Blocked => {
             conn.output = out[n..].to_vec();
             conn.phase_since = core.now;
-            if conn.state == State::Reading {
+            if conn.state == State::Reading && !conn.relay {
                 conn.set_state(State::Writing);
             }
         }
