@@ -25,7 +25,8 @@ pub struct Config {
     /// Bytes per message (at least 1).
     pub size: usize,
     pub duration: Duration,
-    /// Print a line of progress every second.
+    /// Print a line of progress every second, and stop early (with the
+    /// summary so far) on Ctrl-C or SIGTERM: the command-line mode.
     pub progress: bool,
 }
 
@@ -223,7 +224,9 @@ impl Protocol<Load> for Pinger {
     fn on_close(&mut self, reason: CloseReason, ctx: &mut Ctx<Load>) {
         let load = ctx.state();
         load.open -= 1;
-        if reason != CloseReason::ConnectFailed && (!load.ended || !reason.is_normal()) {
+        // Closed by our own stop (the end, or Ctrl-C) is not an error.
+        let ours = load.ended || reason == CloseReason::Shutdown;
+        if reason != CloseReason::ConnectFailed && (!ours || !reason.is_normal()) {
             load.summary.closed += 1;
         }
         if load.open == 0 && !load.ended {
@@ -280,6 +283,9 @@ pub fn run(config: &Config) -> std::io::Result<Summary> {
         core.state().end();
         core.stop(); // closes every connection; then run() returns
     });
+    if config.progress {
+        server.stop_on_signals()?;
+    }
     server.run()?;
     let load = server.core().state();
     load.end(); // if no connection could even be started
