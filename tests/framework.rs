@@ -15,23 +15,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use support::{WAIT, connect, eventually, is_closed_by_peer, read_exact, start_with, stats_of};
+use support::{
+    WAIT, ask, connect, eventually, is_closed_by_peer, read_exact, start_with, stats_of,
+};
 use twig::{
     After, CloseReason, ConnId, Core, Ctx, Frame, Handle, Protocol, SendError, Server, framing,
 };
-
-/// Runs `f` on the loop thread of the server behind `handle`; returns its
-/// result.
-fn ask<S: 'static, T: Send + 'static>(
-    handle: &Handle<S>,
-    f: impl FnOnce(&mut Core<S>) -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    handle.post(move |core| {
-        let _ = tx.send(f(core));
-    });
-    rx.recv_timeout(WAIT).expect("the loop answered")
-}
 
 /// Reads exactly `want`'s length and compares, as text.
 fn expect(stream: &mut TcpStream, want: &str) {

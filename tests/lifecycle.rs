@@ -14,21 +14,8 @@ use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use support::process::{Proc, assert_clean_exit};
-use support::{WAIT, connect, eventually, round_trip, start_with};
-use twig::{After, CloseReason, ConnId, Core, Ctx, Frame, Handle, Protocol, Server, framing};
-
-/// Runs `f` on the loop thread of the server behind `handle` and returns its
-/// result.
-fn ask<S: 'static, T: Send + 'static>(
-    handle: &Handle<S>,
-    f: impl FnOnce(&mut Core<S>) -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    handle.post(move |core| {
-        let _ = tx.send(f(core));
-    });
-    rx.recv_timeout(WAIT).expect("the loop answered")
-}
+use support::{WAIT, ask, connect, eventually, round_trip, start_with};
+use twig::{After, CloseReason, ConnId, Ctx, Frame, Protocol, Server, framing};
 
 // ---- commands from other threads ----
 

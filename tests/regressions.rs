@@ -10,26 +10,13 @@ mod support;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{Read, Write};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use support::{WAIT, connect, read_exact, start_with};
-use twig::{After, CloseReason, ConnId, Core, Ctx, Frame, Handle, Protocol, Server, framing};
+use support::{WAIT, ask, connect, read_exact, start_with};
+use twig::{After, CloseReason, ConnId, Ctx, Frame, Handle, Protocol, Server, framing};
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/// Runs `f` on the loop thread of the server behind `handle`; returns its value.
-fn ask<S: 'static, T: Send + 'static>(
-    handle: &Handle<S>,
-    f: impl FnOnce(&mut Core<S>) -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    handle.post(move |core| {
-        let _ = tx.send(f(core));
-    });
-    rx.recv_timeout(WAIT).expect("the loop answered")
-}
 
 /// Tracks the largest single heap allocation made by each thread, so a test
 /// can ask the loop thread how big its biggest buffer ever got.
@@ -481,7 +468,10 @@ fn one_connection_gets_at_most_about_io_budget_bytes_per_turn() {
     let deadline = std::time::Instant::now() + WAIT;
     let (mut total, mut most) = (0u64, 0u64);
     while total < (REQUESTS * KIB) as u64 {
-        assert!(std::time::Instant::now() < deadline, "replies not all written");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replies not all written"
+        );
         let tick = server.turn(Some(Duration::from_millis(10))).unwrap();
         total += tick.bytes_out;
         most = most.max(tick.bytes_out);

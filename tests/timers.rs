@@ -14,8 +14,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::{WAIT, connect, round_trip, start_with, stats_of};
-use twig::{Core, Handle, Server, Stats, TimerId};
+use support::{WAIT, ask, connect, round_trip, start_with, stats_of};
+use twig::{Core, Server, Stats, TimerId};
 
 use echo_server::Echo;
 
@@ -29,19 +29,6 @@ fn run_bounded<S: 'static>(server: &mut Server<S>, limit: Duration) -> Stats {
         server.turn(Some(deadline - now)).expect("turn");
     }
     server.stats().clone()
-}
-
-/// Runs `f` on the loop thread of the server behind `handle` and returns its
-/// result.
-fn ask<S: 'static, T: Send + 'static>(
-    handle: &Handle<S>,
-    f: impl FnOnce(&mut Core<S>) -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    handle.post(move |core| {
-        let _ = tx.send(f(core));
-    });
-    rx.recv_timeout(WAIT).expect("the loop answered")
 }
 
 fn push(label: &'static str) -> impl FnOnce(&mut Core<Vec<&'static str>>) {

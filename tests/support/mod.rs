@@ -142,11 +142,20 @@ pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
-/// Reads the server's stats from its loop thread (via a posted closure).
-pub fn stats_of<S: 'static>(handle: &Handle<S>) -> Stats {
+/// Runs `f` on the loop thread of the server behind `handle` (a posted
+/// closure) and returns its result.
+pub fn ask<S: 'static, T: Send + 'static>(
+    handle: &Handle<S>,
+    f: impl FnOnce(&mut twig::Core<S>) -> T + Send + 'static,
+) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
     handle.post(move |core| {
-        let _ = tx.send(core.stats().clone());
+        let _ = tx.send(f(core));
     });
     rx.recv_timeout(WAIT).expect("the loop answered")
+}
+
+/// Reads the server's stats from its loop thread.
+pub fn stats_of<S: 'static>(handle: &Handle<S>) -> Stats {
+    ask(handle, |core| core.stats().clone())
 }
