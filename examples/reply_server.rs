@@ -7,13 +7,10 @@
 
 use log::info;
 use twig::framing::{HttpStart, http_head, http_start};
-use twig::{After, Ctx, Frame, Protocol, Server};
+use twig::{After, Ctx, Frame, Protocol, Server, http};
 
 /// One value per connection; the lesson needs no state.
 pub struct ReplyYes;
-
-const HTTP_YES: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\
-    Content-Length: 3\r\nConnection: close\r\n\r\nYes";
 
 impl Protocol for ReplyYes {
     fn on_open(&mut self, ctx: &mut Ctx) {
@@ -33,8 +30,13 @@ impl Protocol for ReplyYes {
     fn reply(&mut self, request: &[u8], ctx: &mut Ctx) -> After {
         let shown = String::from_utf8_lossy(&request[..request.len().min(200)]);
         info!("request is: {}", shown.trim_end());
-        let is_http = http_start(request) == HttpStart::Http;
-        ctx.write(if is_http { HTTP_YES } else { b"Yes" });
+        if http_start(request) == HttpStart::Http {
+            // twig's HTTP layer writes the status line and the length.
+            let text = [("Content-Type", "text/plain")];
+            http::write_response(ctx.output(), 200, &text, b"Yes", true);
+        } else {
+            ctx.write(b"Yes");
+        }
         After::Close
     }
 }

@@ -138,6 +138,7 @@ mod ctx;
 mod drive;
 pub mod framing;
 mod handle;
+pub mod http;
 mod protocol;
 mod recorder;
 mod server;
