@@ -15,7 +15,7 @@
 //! | 3. the loop: poll, dispatch by token     | `server.rs` `Server::run`, `Server::turn`          |
 //! | 4. accept until `WouldBlock`             | `accept.rs` `accept_from`, `add`; `token.rs` `ConnId` |
 //! | 5. an event: guard the token, set flags  | `server.rs` `on_connection_event`                  |
-//! | 6. drive: flush, read, echo              | `drive.rs` `drive`, `deliver`; `connection.rs` `read`, `write`, `flush_output` |
+//! | 6. drive: flush, read, echo              | `drive.rs` `drive`; `dispatch.rs` `deliver`; `connection.rs` `read`, `write`, `flush_output` |
 //! | 7. close: FIN after EOF, or at once      | `drive.rs` `State::Closing`; `connection.rs` `shutdown_write`; `server.rs` `reap` |
 
 use std::io::{self, Read, Write};

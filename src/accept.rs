@@ -140,7 +140,7 @@ fn add<S>(listener: &mut Listener<S>, core: &mut Core<S>, stream: TcpStream, pee
     let protocol = match made {
         Ok(protocol) => protocol,
         Err(payload) => {
-            let why = drive::panic_message(&*payload);
+            let why = crate::callbacks::panic_message(&*payload);
             log::error!("{peer}: the protocol factory panicked: {why}; connection dropped");
             return;
         }
@@ -154,7 +154,7 @@ fn add<S>(listener: &mut Listener<S>, core: &mut Core<S>, stream: TcpStream, pee
     };
     core.stats.accepted += 1;
     debug!("{id} {peer}: connected (via {})", listener.addr);
-    drive::open_connection(core, id.key());
+    crate::callbacks::open_connection(core, id.key());
     drive::drive(core, id);
 }
 

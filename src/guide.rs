@@ -87,11 +87,11 @@
 //! | `listen(3)` | `listen` (backlog 128), then `epoll_ctl(ADD)` | the same; the listener gets a reserved token (`token.rs`) |
 //! | `while True:` | `epoll_wait` | `server.rs: Server::run`, which repeats `Server::turn` |
 //! | `accept()` | `accept4` until `EAGAIN` | `accept.rs: accept_from`; `add` registers, sets `TCP_NODELAY`, fills a slab slot |
-//! | `print('Connected by', addr)` | | your [`Protocol::on_open`](crate::Protocol::on_open), called by `drive.rs: open` |
+//! | `print('Connected by', addr)` | | your [`Protocol::on_open`](crate::Protocol::on_open), called by `callbacks.rs: open_connection` |
 //! | `recv(1024)` | `read` into a 64 KiB buffer | `connection.rs: Connection::read`, called by `drive.rs: drive` |
-//! | *(missing: is it a whole request?)* | | your [`Protocol::frame`](crate::Protocol::frame), called by `drive.rs: answer` |
-//! | `print('request is:', data)` | | your [`Protocol::reply`](crate::Protocol::reply), called by `drive.rs: answer` |
-//! | `sendall(b'Yes')` | `write` until done or `EAGAIN` | [`Ctx::write`](crate::Ctx::write) buffers; `drive.rs: deliver` calls `Connection::write`; the rest goes through `Connection::flush_output` |
+//! | *(missing: is it a whole request?)* | | your [`Protocol::frame`](crate::Protocol::frame), called by `dispatch.rs: answer` |
+//! | `print('request is:', data)` | | your [`Protocol::reply`](crate::Protocol::reply), called by `dispatch.rs: answer` |
+//! | `sendall(b'Yes')` | `write` until done or `EAGAIN` | [`Ctx::write`](crate::Ctx::write) buffers; `dispatch.rs: deliver` calls `Connection::write`; the rest goes through `Connection::flush_output` |
 //! | `close()` | `shutdown(SHUT_WR)`, read to EOF, `close` | `drive.rs: drive` (`Closing`, then `Lingering`); `connection.rs: Connection::shutdown_write`; `server.rs: reap` drops the socket |
 //!
 //! The lesson's server on twig (the full example is
@@ -394,13 +394,13 @@
 //!
 //! | failure or attack | without the limit | twig's answer | where |
 //! |---|---|---|---|
-//! | **slow reader**: sends requests but never reads replies | replies pile up in server memory without bound | backpressure: while a connection owes bytes it reads nothing, and answering pipelined requests pauses at `read_buffer_size` of reply; `write_timeout` (30 s without progress); `max_output` (4 MiB) for [`Core::send`](crate::Core::send) | `drive.rs: answer`, `deliver`; `core.rs: Core::send` |
+//! | **slow reader**: sends requests but never reads replies | replies pile up in server memory without bound | backpressure: while a connection owes bytes it reads nothing, and answering pipelined requests pauses at `read_buffer_size` of reply; `write_timeout` (30 s without progress); `max_output` (4 MiB) for [`Core::send`](crate::Core::send) | `dispatch.rs: answer`, `deliver`; `core.rs: Core::send` |
 //! | **slowloris**: connects and sends nothing, or one byte a second | each such client holds a descriptor and a buffer forever (in the lesson, it stalls everyone) | `idle_timeout` (60 s with no request), `request_timeout` (30 s to finish a started request) | `drive.rs: update_deadline`; `server.rs: fire_deadlines` |
-//! | **oversized request**: `frame()` never says complete | the input buffer grows until memory runs out | `max_request_size` (64 KiB): [`Violation::TooLarge`](crate::Violation::TooLarge), then [`Protocol::on_violation`](crate::Protocol::on_violation) may write an error reply before closing | `drive.rs: answer` |
+//! | **oversized request**: `frame()` never says complete | the input buffer grows until memory runs out | `max_request_size` (64 KiB): [`Violation::TooLarge`](crate::Violation::TooLarge), then [`Protocol::on_violation`](crate::Protocol::on_violation) may write an error reply before closing | `dispatch.rs: answer` |
 //! | **connect flood**, or running out of descriptors (`EMFILE`) | the listener stays readable and `accept` keeps failing: an edge-triggered loop strands the backlog, a level-triggered one spins at 100% CPU | `max_connections` with [`AtCapacity`](crate::AtCapacity) `Wait` (clients wait in the backlog) or `Refuse`; on `EMFILE`/`ENFILE`/`ENOMEM`, pause for `accept_backoff` and resume when a connection closes, logged once; `accept_budget` per turn so a flood cannot starve served clients | `accept.rs: accept_from`, `is_exhaustion`; `server.rs: can_accept` |
 //! | **one greedy client** streaming at full speed | it keeps the loop to itself while everyone else waits | `io_budget` (256 KiB per turn), after which it is queued to continue next turn | `drive.rs: drive` (`mark_dirty`) |
-//! | **panicking user code** | an exception in the lesson kills the server for everyone | `catch_unwind` around every callback: that connection closes ([`CloseReason::Panic`](crate::CloseReason::Panic)), the loop goes on. A panicking repeating timer is cancelled | `drive.rs: guarded` |
-//! | **blocking user code** | every client waits | nothing can preempt it on one thread, but `slow_callback` (100 ms) logs a warning naming the callback | `drive.rs: guarded` |
+//! | **panicking user code** | an exception in the lesson kills the server for everyone | `catch_unwind` around every callback: that connection closes ([`CloseReason::Panic`](crate::CloseReason::Panic)), the loop goes on. A panicking repeating timer is cancelled | `callbacks.rs: guarded` |
+//! | **blocking user code** | every client waits | nothing can preempt it on one thread, but `slow_callback` (100 ms) logs a warning naming the callback | `callbacks.rs: guarded` |
 //! | **stale tokens**: a connection closes mid-batch, its slab key goes to a new client, and a later event in the batch still carries the old token | the event reaches the wrong client | tokens are `generation << 32 \| key` ([`ConnId`](crate::ConnId)); a mismatched event is dropped and counted in [`Stats::stale_events`](crate::Stats::stale_events); keys are freed only in `reap` | `token.rs`; `server.rs: on_connection_event`, `reap` |
 //! | **reset on close** | the last reply is lost | lingering (chapter 4), bounded by `linger_timeout` and 256 KiB | `drive.rs: drive` |
 //!

@@ -130,11 +130,13 @@
 #![forbid(unsafe_code)]
 
 mod accept;
+mod callbacks;
 mod config;
 mod connection;
 pub mod cookbook;
 mod core;
 mod ctx;
+mod dispatch;
 mod drive;
 pub mod framing;
 mod handle;

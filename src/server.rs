@@ -12,11 +12,12 @@ use mio::event::Event;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::accept::{AcceptStop, Listener, Quiet, accept_from};
+use crate::callbacks;
 use crate::config::{Builder, Config};
 use crate::connection::{Phase, State};
 use crate::core::Core;
 use crate::ctx::Ctx;
-use crate::drive::{self, drive, timeout_of};
+use crate::drive::{drive, timeout_of};
 use crate::handle::{Handle, Shared};
 use crate::protocol::{CloseReason, Protocol};
 use crate::recorder::{EventFlags, Mark};
@@ -405,7 +406,7 @@ impl<S: 'static> Server<S> {
                         io::ErrorKind::TimedOut,
                         format!("no answer within {timeout:?}"),
                     );
-                    drive::connect_failed(core, id.key(), error);
+                    callbacks::connect_failed(core, id.key(), error);
                     continue;
                 }
                 _ => CloseReason::WriteTimeout,
@@ -425,12 +426,12 @@ impl<S: 'static> Server<S> {
             trace!("firing {id}");
             let rest = match callback {
                 Callback::Once(f) => {
-                    drive::guarded(core, id, "timer", f);
+                    callbacks::guarded(core, id, "timer", f);
                     None
                 }
                 Callback::Every(mut f, interval) => {
                     // A repeating timer that panicked is cancelled.
-                    drive::guarded(core, id, "timer", |core| f(core))
+                    callbacks::guarded(core, id, "timer", |core| f(core))
                         .map(|()| Callback::Every(f, interval))
                 }
             };
@@ -442,7 +443,7 @@ impl<S: 'static> Server<S> {
     /// Runs the closures posted through handles, and notices a handle's stop.
     fn run_posted(&mut self) {
         for job in self.shared.take_jobs() {
-            drive::guarded(&mut self.core, "handle", "posted closure", job);
+            callbacks::guarded(&mut self.core, "handle", "posted closure", job);
         }
         if self.shared.stop.load(Ordering::Acquire) {
             self.core.stop_requested = true;
@@ -534,7 +535,7 @@ impl<S: 'static> Server<S> {
             if let Some(mut protocol) = conn.protocol.take() {
                 let (id, peer) = (conn.id, conn.peer);
                 let mut sink = Vec::new();
-                drive::guarded(core, drive::Who(id, peer), "on_close", |core| {
+                callbacks::guarded(core, callbacks::Who(id, peer), "on_close", |core| {
                     protocol.on_close(
                         reason,
                         &mut Ctx {

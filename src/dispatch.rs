@@ -1,0 +1,218 @@
+//! Answering requests: the frame/reply loop over a connection's buffered
+//! input, and the optimistic write of the replies it produced. Called by the
+//! state machine in [`drive`](crate::drive).
+
+use log::debug;
+
+use crate::callbacks::{Who, guarded};
+use crate::connection::{State, WriteOutcome};
+use crate::core::Core;
+use crate::ctx::Ctx;
+use crate::protocol::{After, CloseReason, Frame, Protocol, Violation};
+use crate::recorder::Mark;
+use crate::token::ConnId;
+
+/// Why answering buffered requests stopped.
+#[derive(Debug, PartialEq)]
+enum Ending {
+    /// Every buffered byte was consumed.
+    Drained,
+    /// The rest is an incomplete request: wait for more bytes.
+    Partial,
+    /// Enough reply is waiting: write it before answering more.
+    Backpressure,
+    /// The protocol said `After::Close`.
+    Close,
+    /// The input broke the protocol.
+    Violation(Violation),
+}
+
+/// Answers the complete requests in the connection's input (plus `fresh`
+/// bytes just read into the scratch buffer), then writes the replies.
+/// Returns how many bytes were written.
+pub(crate) fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) -> usize {
+    let conn = &mut core.conns[key];
+    let (id, peer) = (conn.id, conn.peer);
+    let Some(mut protocol) = conn.protocol.take() else {
+        return 0;
+    };
+    // Frame straight from the scratch buffer when no partial request is
+    // buffered (the common case: no copy); otherwise append to it.
+    let scratch = std::mem::take(&mut core.scratch_in);
+    let mut input = std::mem::take(&mut conn.input);
+    let from_scratch = input.is_empty() && fresh.is_some();
+    if let (false, Some(n)) = (from_scratch, fresh) {
+        input.extend_from_slice(&scratch[..n]);
+    }
+    let buf: &[u8] = match fresh {
+        Some(n) if from_scratch => &scratch[..n],
+        _ => &input,
+    };
+    let mut out = std::mem::take(&mut core.scratch_out);
+
+    let requests_before = core.stats.requests;
+    core.dispatching = Some(id);
+    let result = guarded(core, Who(id, peer), "reply", |core| {
+        answer(core, &mut *protocol, id, peer, buf, &mut out)
+    });
+
+    core.dispatching = None;
+    let conn = &mut core.conns[key];
+    let mut written = 0;
+    match result {
+        // Closed meanwhile by the callback itself (through `Core`): keep it
+        // closed, and send nothing more.
+        Some(_) if matches!(conn.state, State::Closed(_)) => conn.protocol = Some(protocol),
+        Some((consumed, ending)) => {
+            let answered = core.stats.requests - requests_before;
+            if answered > 0 {
+                conn.recorder.record(Mark::Answered(answered as u32));
+                conn.phase_since = core.now; // a request completed: the idle clock restarts
+            }
+            conn.input_ready = ending == Ending::Backpressure;
+            match ending {
+                Ending::Drained | Ending::Partial | Ending::Backpressure => {
+                    let rest = &buf[consumed..];
+                    conn.input = if rest.is_empty() {
+                        Vec::new() // release: idle connections hold no buffer
+                    } else if from_scratch {
+                        rest.to_vec()
+                    } else {
+                        input.drain(..consumed);
+                        input
+                    };
+                }
+                Ending::Close => conn.set_state(State::Closing(CloseReason::Done)),
+                Ending::Violation(v) => {
+                    debug!("{id} {peer}: {v}, closing");
+                    conn.set_state(State::Closing(CloseReason::Violation));
+                }
+            }
+            conn.protocol = Some(protocol);
+            written = deliver(core, key, &mut out);
+        }
+        None => {
+            drop(protocol); // its state may be half-updated: never call it again
+            // Replies to the requests answered before the panic still go out
+            // (as far as the socket takes them at once).
+            written = deliver(core, key, &mut out);
+            core.mark_closed(key, CloseReason::Panic);
+        }
+    }
+    out.clear();
+    core.scratch_out = out;
+    core.scratch_in = scratch;
+    written
+}
+
+/// The frame/reply loop over `buf`. Returns how many bytes were consumed and
+/// why it stopped.
+fn answer<S>(
+    core: &mut Core<S>,
+    protocol: &mut dyn Protocol<S>,
+    id: ConnId,
+    peer: std::net::SocketAddr,
+    buf: &[u8],
+    out: &mut Vec<u8>,
+) -> (usize, Ending) {
+    let max = core.config.max_request_size;
+    // Stop answering pipelined requests once this much reply waits: it is
+    // written first, which bounds the memory one connection can pin.
+    let high_water = core.config.read_buffer_size;
+    let mut consumed = 0;
+    let violation = loop {
+        let rest = &buf[consumed..];
+        if rest.is_empty() {
+            return (consumed, Ending::Drained);
+        }
+        if out.len() >= high_water {
+            return (consumed, Ending::Backpressure);
+        }
+        match protocol.frame(rest) {
+            // A complete request over the limit is refused too, so the
+            // limit does not depend on how TCP happened to split the bytes.
+            Frame::Complete(n) if n > max => break Violation::TooLarge { limit: max },
+            Frame::Complete(n) if n > 0 && n <= rest.len() => {
+                let mut ctx = Ctx {
+                    core: &mut *core,
+                    id,
+                    peer,
+                    out: &mut *out,
+                };
+                let after = protocol.reply(&rest[..n], &mut ctx);
+                core.stats.requests += 1;
+                consumed += n;
+                if after == After::Close {
+                    return (consumed, Ending::Close);
+                }
+                if core.conns[id.key()].paused {
+                    // Paused by its own reply: the rest waits, in order.
+                    return (consumed, Ending::Backpressure);
+                }
+            }
+            Frame::Complete(_) => {
+                break Violation::Invalid("frame() returned a length outside the input");
+            }
+            Frame::Partial if rest.len() >= max => break Violation::TooLarge { limit: max },
+            Frame::Partial => return (consumed, Ending::Partial),
+            Frame::Invalid(why) => break Violation::Invalid(why),
+        }
+    };
+    let mut ctx = Ctx {
+        core,
+        id,
+        peer,
+        out,
+    };
+    protocol.on_violation(&violation, &mut ctx);
+    (consumed, Ending::Violation(violation))
+}
+
+/// Writes freshly produced reply bytes at once (optimistic write); only what
+/// the socket does not take is copied into the connection's own buffer.
+pub(crate) fn deliver<S>(core: &mut Core<S>, key: usize, out: &mut Vec<u8>) -> usize {
+    if out.is_empty() {
+        return 0;
+    }
+    let conn = &mut core.conns[key];
+    if conn.write_shut {
+        // Code half-closed this connection: nothing more may be sent.
+        debug!(
+            "{} {}: write side shut, {} reply bytes dropped",
+            conn.id,
+            conn.peer,
+            out.len()
+        );
+        return 0;
+    }
+    if conn.is_owing() && conn.relay {
+        // A relay owes older bytes: the new replies queue behind them, and the
+        // drive loop writes them in order.
+        conn.output.extend_from_slice(out);
+        return 0;
+    }
+    if conn.is_owing() {
+        // Bytes sent by other code while this reply was produced go after it.
+        out.extend_from_slice(&conn.output[conn.written..]);
+        conn.output = Vec::new();
+        conn.written = 0;
+    }
+    let (n, outcome) = if conn.writable {
+        conn.write(out)
+    } else {
+        (0, WriteOutcome::Blocked)
+    };
+    core.stats.bytes_out += n as u64;
+    match outcome {
+        WriteOutcome::Done => {}
+        WriteOutcome::Blocked => {
+            conn.output = out[n..].to_vec();
+            conn.phase_since = core.now;
+            if conn.state == State::Reading && !conn.relay {
+                conn.set_state(State::Writing);
+            }
+        }
+        WriteOutcome::Failed(reason) => core.mark_closed(key, reason),
+    }
+    n
+}
