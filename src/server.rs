@@ -213,7 +213,7 @@ impl<S: 'static> Server<S> {
     /// Only if `poll` itself fails; nothing a peer does ends `run`.
     pub fn run(&mut self) -> io::Result<Stats> {
         while !self.is_finished() {
-            self.turn(None)?;
+            self.step(None)?; // what turn() does, without building its report
         }
         info!("twig stopped: {}", self.core.stats);
         Ok(self.core.stats.clone())
@@ -232,6 +232,14 @@ impl<S: 'static> Server<S> {
     /// Only if `poll` fails (not `EINTR`, which ends the turn early).
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Tick> {
         let before = self.core.stats.clone();
+        let reason = self.step(max_wait)?;
+        Ok(Tick::between(reason, &before, &self.core.stats))
+    }
+
+    /// One turn of the loop; returns why `poll` woke. The body of
+    /// [`turn`](Server::turn), which `run` calls directly: a report built
+    /// every turn would cost more than some requests do.
+    fn step(&mut self, max_wait: Option<Duration>) -> io::Result<WakeReason> {
         let (timeout, why) = self.poll_timeout(max_wait);
         trace!("poll(timeout {timeout:?}: {why})");
         let interrupted = match self.poll.poll(&mut self.events, timeout) {
@@ -248,11 +256,13 @@ impl<S: 'static> Server<S> {
         } else {
             WakeReason::Io
         };
-        let n = self.events.iter().count();
-        trace!(
-            "poll woke: {reason:?}, {n} event{}",
-            if n == 1 { "" } else { "s" }
-        );
+        if log::log_enabled!(log::Level::Trace) {
+            let n = self.events.iter().count();
+            trace!(
+                "poll woke: {reason:?}, {n} event{}",
+                if n == 1 { "" } else { "s" }
+            );
+        }
 
         let (mut woken, mut signalled) = (false, false);
         for event in self.events.iter() {
@@ -290,7 +300,7 @@ impl<S: 'static> Server<S> {
         }
         self.stop_if_asked();
         self.reap();
-        Ok(Tick::between(reason, &before, &self.core.stats))
+        Ok(reason)
     }
 
     /// How long `poll` may sleep, and why: zero when work is pending, else
