@@ -44,6 +44,9 @@ pub struct Core<S> {
     pub(crate) stats: Stats,
     /// Monotonic time of the current turn.
     pub(crate) now: Instant,
+    /// The latest clock reading of this turn: `now`, then the end of each
+    /// timed callback (see `callbacks::guarded`).
+    pub(crate) clock: Instant,
     /// Connections with work outside an event: written to or closed by other
     /// code, or out of I/O budget last turn. Driven before the next poll.
     pub(crate) dirty: Vec<ConnId>,
@@ -99,6 +102,7 @@ impl<S> Core<S> {
             deadlines: Deadlines::new(),
             stats: Stats::default(),
             now: Instant::now(),
+            clock: Instant::now(),
             dirty: Vec::new(),
             closed: Vec::new(),
             dispatching: None,

@@ -176,6 +176,7 @@ impl<S: 'static> Server<S> {
         // Timers scheduled before the first turn count from now, not from
         // when the server was built.
         self.core.now = Instant::now();
+        self.core.clock = self.core.now;
         &mut self.core
     }
 
@@ -248,6 +249,7 @@ impl<S: 'static> Server<S> {
             Err(e) => return Err(e),
         };
         self.core.now = Instant::now();
+        self.core.clock = self.core.now;
         self.core.stats.wakeups += 1;
         let mut reason = if interrupted {
             WakeReason::Interrupted

@@ -45,8 +45,11 @@ pub struct Stats {
     /// Commands (posted closures, sends) aimed at a connection that had
     /// already closed, and dropped.
     pub dropped_commands: u64,
-    /// Time spent inside user callbacks (protocol, timers, posted closures).
-    /// Measured only while [`Config::slow_callback`](crate::Config) is set.
+    /// Time spent inside user callbacks (protocol, timers, posted closures),
+    /// measured with one clock read per callback, so it also includes the
+    /// loop's own work for each connection between two callbacks: an upper
+    /// bound. Measured only while [`Config::slow_callback`](crate::Config) is
+    /// set.
     pub callback_time: Duration,
 }
 
