@@ -63,8 +63,6 @@ pub struct Server<S> {
     signals: Option<signal_hook_mio::v1_0::Signals>,
     /// Accepting is paused until then (out of file descriptors or memory).
     accept_paused_until: Option<Instant>,
-    /// The listeners have more clients than this turn's budget allowed.
-    accept_pending: bool,
     /// Accept conditions logged once per stretch (full, out of descriptors).
     quiet: Quiet,
     /// When shutdown force-closes what is left.
@@ -105,7 +103,6 @@ impl<S: 'static> Server<S> {
             #[cfg(feature = "signals")]
             signals: None,
             accept_paused_until: None,
-            accept_pending: false,
             quiet: Quiet::default(),
             drain_deadline: None,
         })
@@ -341,10 +338,7 @@ impl<S: 'static> Server<S> {
         let room = core.conns.len() < core.config.max_connections
             || core.config.at_capacity == crate::AtCapacity::Refuse;
         let paused = self.accept_paused_until.is_some_and(|t| t > core.now);
-        !core.stopping
-            && room
-            && !paused
-            && (self.accept_pending || self.listeners.iter().any(|l| l.readable))
+        !core.stopping && room && !paused && self.listeners.iter().any(|l| l.readable)
     }
 
     /// Accepts from every readable listener, within the per-turn budget.
@@ -353,11 +347,10 @@ impl<S: 'static> Server<S> {
             return;
         }
         self.accept_paused_until = None;
-        self.accept_pending = false;
         for listener in self.listeners.iter_mut().filter(|l| l.readable) {
             match accept_from(listener, &mut self.core, &mut self.quiet) {
-                AcceptStop::Idle => {}
-                AcceptStop::Budget => self.accept_pending = true,
+                // Still readable: the next turn (timeout 0) goes on accepting.
+                AcceptStop::Idle | AcceptStop::Budget => {}
                 AcceptStop::Exhausted => {
                     self.accept_paused_until =
                         Some(self.core.now + self.core.config.accept_backoff);
