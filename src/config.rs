@@ -74,7 +74,7 @@ pub struct Config {
     pub accept_backoff: Duration,
     /// Log a warning when one user callback runs longer than this (default
     /// 100 ms): blocking the loop stalls every client. `None` skips the
-    /// measurement (two clock reads per callback).
+    /// measurement (one clock read per callback).
     pub slow_callback: Option<Duration>,
 }
 

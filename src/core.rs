@@ -47,6 +47,10 @@ pub struct Core<S> {
     /// The latest clock reading of this turn: `now`, then the end of each
     /// timed callback (see `callbacks::guarded`).
     pub(crate) clock: Instant,
+    /// A callback ending after this may have exceeded
+    /// [`Config::slow_callback`]: always at most `clock + limit`. Moved only
+    /// when a callback ends past it (at most once per `limit` of time).
+    pub(crate) slow_after: Instant,
     /// Connections with work outside an event: written to or closed by other
     /// code, or out of I/O budget last turn. Driven before the next poll.
     pub(crate) dirty: Vec<ConnId>,
@@ -103,6 +107,7 @@ impl<S> Core<S> {
             stats: Stats::default(),
             now: Instant::now(),
             clock: Instant::now(),
+            slow_after: Instant::now(),
             dirty: Vec::new(),
             closed: Vec::new(),
             dispatching: None,

@@ -10,7 +10,6 @@ use crate::core::Core;
 use crate::ctx::Ctx;
 use crate::protocol::{After, CloseReason, Frame, Protocol, Violation};
 use crate::recorder::Mark;
-use crate::token::ConnId;
 
 /// Why answering buffered requests stopped.
 #[derive(Debug, PartialEq)]
@@ -53,7 +52,13 @@ pub(crate) fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) 
     let requests_before = core.stats.requests;
     core.dispatching = Some(id);
     let result = guarded(core, Who(id, peer), "reply", |core| {
-        answer(core, &mut *protocol, id, peer, buf, &mut out)
+        let mut ctx = Ctx {
+            core,
+            id,
+            peer,
+            out: &mut out,
+        };
+        answer(&mut ctx, &mut *protocol, buf)
     });
 
     core.dispatching = None;
@@ -107,25 +112,18 @@ pub(crate) fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) 
 
 /// The frame/reply loop over `buf`. Returns how many bytes were consumed and
 /// why it stopped.
-fn answer<S>(
-    core: &mut Core<S>,
-    protocol: &mut dyn Protocol<S>,
-    id: ConnId,
-    peer: std::net::SocketAddr,
-    buf: &[u8],
-    out: &mut Vec<u8>,
-) -> (usize, Ending) {
-    let max = core.config.max_request_size;
+fn answer<S>(ctx: &mut Ctx<'_, S>, protocol: &mut dyn Protocol<S>, buf: &[u8]) -> (usize, Ending) {
+    let max = ctx.core.config.max_request_size;
     // Stop answering pipelined requests once this much reply waits: it is
     // written first, which bounds the memory one connection can pin.
-    let high_water = core.config.read_buffer_size;
+    let high_water = ctx.core.config.read_buffer_size;
     let mut consumed = 0;
     let violation = loop {
         let rest = &buf[consumed..];
         if rest.is_empty() {
             return (consumed, Ending::Drained);
         }
-        if out.len() >= high_water {
+        if ctx.out.len() >= high_water {
             return (consumed, Ending::Backpressure);
         }
         match protocol.frame(rest) {
@@ -133,19 +131,13 @@ fn answer<S>(
             // limit does not depend on how TCP happened to split the bytes.
             Frame::Complete(n) if n > max => break Violation::TooLarge { limit: max },
             Frame::Complete(n) if n > 0 && n <= rest.len() => {
-                let mut ctx = Ctx {
-                    core: &mut *core,
-                    id,
-                    peer,
-                    out: &mut *out,
-                };
-                let after = protocol.reply(&rest[..n], &mut ctx);
-                core.stats.requests += 1;
+                let after = protocol.reply(&rest[..n], ctx);
+                ctx.core.stats.requests += 1;
                 consumed += n;
                 if after == After::Close {
                     return (consumed, Ending::Close);
                 }
-                if core.conns[id.key()].paused {
+                if ctx.core.conns[ctx.id.key()].paused {
                     // Paused by its own reply: the rest waits, in order.
                     return (consumed, Ending::Backpressure);
                 }
@@ -158,13 +150,7 @@ fn answer<S>(
             Frame::Invalid(why) => break Violation::Invalid(why),
         }
     };
-    let mut ctx = Ctx {
-        core,
-        id,
-        peer,
-        out,
-    };
-    protocol.on_violation(&violation, &mut ctx);
+    protocol.on_violation(&violation, ctx);
     (consumed, Ending::Violation(violation))
 }
 

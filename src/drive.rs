@@ -274,6 +274,11 @@ fn update_deadline<S>(core: &mut Core<S>, key: usize) {
     if phase != conn.phase {
         conn.phase = phase;
         conn.phase_since = core.now;
+    } else if conn.armed.is_some() {
+        // Same phase, deadline armed: the armed one is no later than the
+        // current one (`phase_since` only moves forward), and when it fires
+        // `fire_deadlines` re-arms for the rest. The common case, per request.
+        return;
     }
     if let Some(timeout) = timeout_of(&core.config, phase) {
         core.deadlines

@@ -7,8 +7,9 @@ use std::fmt;
 
 use crate::connection::State;
 
-/// How many marks a connection remembers.
+/// How many marks a connection remembers (a power of two).
 const CAPACITY: usize = 16;
+const _: () = assert!(CAPACITY.is_power_of_two() && CAPACITY <= 128);
 
 /// One thing that happened to a connection. Eight bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +103,13 @@ impl Recorder {
     }
 
     /// Remembers `mark`, forgetting the oldest one if full.
+    #[inline]
     pub(crate) fn record(&mut self, mark: Mark) {
-        self.ring[self.next as usize] = Some(mark);
-        self.next = (self.next + 1) % CAPACITY as u8;
+        // The mask is the modulo (CAPACITY is a power of two) and also
+        // proves the index in bounds, so no check is compiled in.
+        let slot = usize::from(self.next) & (CAPACITY - 1);
+        self.ring[slot] = Some(mark);
+        self.next = self.next.wrapping_add(1) & (CAPACITY as u8 - 1);
     }
 
     /// The marks, oldest first.

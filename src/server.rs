@@ -67,7 +67,27 @@ pub struct Server<S> {
     quiet: Quiet,
     /// When shutdown force-closes what is left.
     drain_deadline: Option<Instant>,
+    /// The last sleep computed for `poll`, reused while fresh.
+    sleep: Sleep,
 }
+
+/// `poll`'s timeout until the nearest deadline, remembered: std's
+/// `Instant - Instant` costs about as much as answering a small request, and
+/// the nearest deadline rarely moves (connection deadlines are re-armed
+/// lazily). Reused for up to [`SLEEP_REUSE`], so `poll` may wake that much
+/// late; epoll counts in whole milliseconds anyway.
+#[derive(Clone, Copy)]
+struct Sleep {
+    /// The deadline the sleep ends at.
+    nearest: Instant,
+    /// `nearest - now`, computed at `fresh_until - SLEEP_REUSE`.
+    until: Duration,
+    /// Reuse `until` while `now` is at most this.
+    fresh_until: Instant,
+}
+
+/// How long a computed sleep may be reused.
+const SLEEP_REUSE: Duration = Duration::from_millis(1);
 
 impl Server<()> {
     /// A builder to set limits before creating the server.
@@ -90,6 +110,7 @@ impl<S: 'static> Server<S> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), token::WAKER)?;
         let registry = poll.registry().try_clone()?;
+        let now = Instant::now();
         Ok(Server {
             poll,
             events: Events::with_capacity(1024),
@@ -105,6 +126,11 @@ impl<S: 'static> Server<S> {
             accept_paused_until: None,
             quiet: Quiet::default(),
             drain_deadline: None,
+            sleep: Sleep {
+                nearest: now,
+                until: Duration::ZERO,
+                fresh_until: now,
+            },
         })
     }
 
@@ -174,6 +200,7 @@ impl<S: 'static> Server<S> {
         // when the server was built.
         self.core.now = Instant::now();
         self.core.clock = self.core.now;
+        self.core.slow_after = self.core.now;
         &mut self.core
     }
 
@@ -231,7 +258,8 @@ impl<S: 'static> Server<S> {
     pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Tick> {
         let before = self.core.stats.clone();
         let reason = self.step(max_wait)?;
-        Ok(Tick::between(reason, &before, &self.core.stats))
+        let busy = Instant::now().saturating_duration_since(self.core.now);
+        Ok(Tick::between(reason, &before, &self.core.stats, busy))
     }
 
     /// One turn of the loop; returns why `poll` woke. The body of
@@ -246,6 +274,8 @@ impl<S: 'static> Server<S> {
             Err(e) => return Err(e),
         };
         self.core.now = Instant::now();
+        // Callbacks are timed from here; `slow_after` is left as it is: an
+        // earlier value only sends more callbacks down the exact path.
         self.core.clock = self.core.now;
         self.core.stats.wakeups += 1;
         let mut reason = if interrupted {
@@ -305,7 +335,7 @@ impl<S: 'static> Server<S> {
     /// How long `poll` may sleep, and why: zero when work is pending, else
     /// until the nearest deadline (timers, timeouts, accept back-off, drain),
     /// capped by `max_wait`; forever if there is none.
-    fn poll_timeout(&self, max_wait: Option<Duration>) -> (Option<Duration>, &'static str) {
+    fn poll_timeout(&mut self, max_wait: Option<Duration>) -> (Option<Duration>, &'static str) {
         let core = &self.core;
         let stop_pending = core.stop_requested && !core.stopping;
         if !core.dirty.is_empty() || !core.closed.is_empty() || stop_pending || self.can_accept() {
@@ -323,7 +353,17 @@ impl<S: 'static> Server<S> {
         .into_iter()
         .flatten()
         .min();
-        let until_nearest = nearest.map(|at| at.saturating_duration_since(core.now));
+        let until_nearest = nearest.map(|at| {
+            let sleep = &mut self.sleep;
+            if at != sleep.nearest || core.now > sleep.fresh_until {
+                *sleep = Sleep {
+                    nearest: at,
+                    until: at.saturating_duration_since(core.now),
+                    fresh_until: core.now + SLEEP_REUSE,
+                };
+            }
+            sleep.until
+        });
         match (until_nearest, max_wait) {
             (Some(a), Some(b)) if b < a => (Some(b), "max_wait"),
             (Some(a), _) => (Some(a), "nearest deadline"),
@@ -334,11 +374,15 @@ impl<S: 'static> Server<S> {
 
     /// Whether a listener holds clients that could be accepted right now.
     fn can_accept(&self) -> bool {
+        // Cheapest and most often false first: it runs twice every turn.
+        if !self.listeners.iter().any(|l| l.readable) {
+            return false;
+        }
         let core = &self.core;
         let room = core.conns.len() < core.config.max_connections
             || core.config.at_capacity == crate::AtCapacity::Refuse;
         let paused = self.accept_paused_until.is_some_and(|t| t > core.now);
-        !core.stopping && room && !paused && self.listeners.iter().any(|l| l.readable)
+        !core.stopping && room && !paused
     }
 
     /// Accepts from every readable listener, within the per-turn budget.
@@ -362,6 +406,9 @@ impl<S: 'static> Server<S> {
     /// Drives connections that have work outside an event: written to or
     /// closed by other code, or out of budget last turn.
     fn drive_dirty(&mut self) {
+        if self.core.dirty.is_empty() {
+            return;
+        }
         let dirty = std::mem::take(&mut self.core.dirty);
         for &id in &dirty {
             if let Some(conn) = self.core.conns.get_mut(id.key()).filter(|c| c.id == id) {
@@ -590,17 +637,11 @@ fn on_connection_event<S>(core: &mut Core<S>, id: ConnId, event: &Event) {
         trace!("{id} event after close dropped");
         return;
     }
-    let mut flags = 0;
-    for (set, bit) in [
-        (event.is_readable(), EventFlags::READABLE),
-        (event.is_writable(), EventFlags::WRITABLE),
-        (event.is_read_closed(), EventFlags::HUP),
-        (event.is_error(), EventFlags::ERROR),
-    ] {
-        if set {
-            flags |= bit;
-        }
-    }
+    let bit = |set: bool, bit: u8| if set { bit } else { 0 };
+    let flags = bit(event.is_readable(), EventFlags::READABLE)
+        | bit(event.is_writable(), EventFlags::WRITABLE)
+        | bit(event.is_read_closed(), EventFlags::HUP)
+        | bit(event.is_error(), EventFlags::ERROR);
     let turn = core.stats.wakeups as u32;
     conn.recorder.record(Mark::Event {
         turn,

@@ -2,7 +2,6 @@
 //! [`Server::run`](crate::Server::run).
 
 use std::fmt;
-use std::time::Duration;
 
 use crate::protocol::CloseReason;
 
@@ -45,12 +44,6 @@ pub struct Stats {
     /// Commands (posted closures, sends) aimed at a connection that had
     /// already closed, and dropped.
     pub dropped_commands: u64,
-    /// Time spent inside user callbacks (protocol, timers, posted closures),
-    /// measured with one clock read per callback, so it also includes the
-    /// loop's own work for each connection between two callbacks: an upper
-    /// bound. Measured only while [`Config::slow_callback`](crate::Config) is
-    /// set.
-    pub callback_time: Duration,
 }
 
 impl Stats {

@@ -43,12 +43,18 @@ pub struct Tick {
     pub timers_fired: u64,
     /// Events dropped because their connection was gone.
     pub stale_events: u64,
-    /// Time spent in user callbacks (see [`Stats::callback_time`]).
-    pub callback_time: Duration,
+    /// How long the turn worked: from `poll`'s return to the end of the
+    /// turn (the loop's own work and every callback it ran).
+    pub busy: Duration,
 }
 
 impl Tick {
-    pub(crate) fn between(woke_by: WakeReason, before: &Stats, after: &Stats) -> Tick {
+    pub(crate) fn between(
+        woke_by: WakeReason,
+        before: &Stats,
+        after: &Stats,
+        busy: Duration,
+    ) -> Tick {
         Tick {
             woke_by,
             events: after.events - before.events,
@@ -59,7 +65,7 @@ impl Tick {
             bytes_out: after.bytes_out - before.bytes_out,
             timers_fired: after.timers_fired - before.timers_fired,
             stale_events: after.stale_events - before.stale_events,
-            callback_time: after.callback_time - before.callback_time,
+            busy,
         }
     }
 }
