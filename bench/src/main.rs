@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo run --release -p twig-bench -- [all|echo|pipeline|bulk|connect|kv|
-//!     memory|syscalls|instructions] [--quick] [--rounds N] [--duration SECS] [--out DIR]
+//!     http|memory|syscalls|instructions] [--quick] [--rounds N] [--duration SECS] [--out DIR]
 //!     [--twig DIR]
 //! ```
 //! `all` (the default) writes `bench/results/` (results.md, raw.tsv,
@@ -14,9 +14,11 @@
 //! unless `--out` says where. `chart RAW.TSV` redraws the chart beside a
 //! saved `raw.tsv` without running anything. `--twig DIR` builds twig's examples from
 //! another checkout of the crate (say, `git archive` of a commit) instead
-//! of this work tree.
+//! of this work tree. A workload whose tools are missing has them installed
+//! from Debian's packages when the driver runs as root, else is skipped.
 
 mod callgrind;
+mod http;
 mod kv;
 mod load;
 mod procs;
@@ -33,12 +35,13 @@ use procs::Bins;
 use report::Report;
 use workloads::Opts;
 
-const WORKLOADS: [&str; 8] = [
+const WORKLOADS: [&str; 9] = [
     "echo",
     "pipeline",
     "bulk",
     "connect",
     "kv",
+    "http",
     "memory",
     "syscalls",
     "instructions",
@@ -135,14 +138,18 @@ fn run() -> io::Result<()> {
 
     let started = Instant::now();
     let mut report = Report::default();
+    let mut apt_updated = false;
     for w in &what {
         let needs: &[&str] = match w.as_str() {
             "syscalls" => &["perf", "strace"],
             "instructions" => &["valgrind"],
             "kv" => &["redis-server", "redis-benchmark"],
+            "http" => &["taskset", "wrk", "nginx"],
             _ => &["taskset", "python3"],
         };
-        if let Some(missing) = needs.iter().find(|t| !on_path(t)) {
+        let missing: Vec<&str> = needs.iter().copied().filter(|t| !on_path(t)).collect();
+        install(&missing, &mut apt_updated);
+        if let Some(missing) = missing.iter().find(|t| !on_path(t)) {
             eprintln!("skipping {w}: `{missing}` is not installed (see BENCHMARKS.md)");
             continue;
         }
@@ -153,6 +160,7 @@ fn run() -> io::Result<()> {
             "bulk" => workloads::bulk(&bins, &opts, &mut report)?,
             "connect" => workloads::connect(&bins, &opts, &mut report)?,
             "kv" => kv::kv(&bins, &opts, &mut report)?,
+            "http" => http::http(&bins, &opts, &mut report)?,
             "memory" => workloads::memory(&bins, &opts, &mut report)?,
             "syscalls" => syscalls::syscalls(&bins, &opts, &mut report)?,
             "instructions" => callgrind::instructions(&bins, &opts, &mut report)?,
@@ -193,6 +201,42 @@ fn usage(why: &str) -> io::Error {
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+}
+
+/// Installs the Debian packages of the missing `tools`, as the issue's
+/// script does, when the driver runs as root (`apt-get update` once per
+/// run). Not root, no apt, or a failed install: the caller skips the
+/// workload. (Where policy allows it, Debian's nginx package starts its own
+/// service on port 80; the bench never uses that one.)
+fn install(tools: &[&str], apt_updated: &mut bool) {
+    // SAFETY: geteuid has no preconditions.
+    if tools.is_empty() || unsafe { libc::geteuid() } != 0 || !on_path("apt-get") {
+        return;
+    }
+    let packages: Vec<&str> = tools
+        .iter()
+        .map(|&tool| match tool {
+            "perf" => "linux-perf",
+            "redis-benchmark" => "redis-tools",
+            "taskset" => "util-linux",
+            package => package, // nginx, wrk, strace, valgrind, redis-server, python3
+        })
+        .collect();
+    eprintln!("installing {} (apt-get)", packages.join(" "));
+    let apt = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !*apt_updated {
+        *apt_updated = apt(&["update", "-qq"]);
+    }
+    if !apt(&[&["install", "-y", "-qq"], &packages[..]].concat()) {
+        eprintln!("apt-get install {} failed", packages.join(" "));
+    }
 }
 
 /// Raises the soft open-file limit to the hard one; servers and clients

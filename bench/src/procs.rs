@@ -25,10 +25,12 @@ pub enum Peer {
     Asyncio,
     Python,
     Redis,
+    /// nginx as one process, answering `return 200` (HTTP only).
+    Nginx,
 }
 
 impl Peer {
-    pub const ALL: [Peer; 7] = [
+    pub const ALL: [Peer; 8] = [
         Peer::Twig,
         Peer::C,
         Peer::Mio,
@@ -36,6 +38,7 @@ impl Peer {
         Peer::Asyncio,
         Peer::Python,
         Peer::Redis,
+        Peer::Nginx,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Peer {
             Peer::Python => "python blocking",
             Peer::Redis => "redis-server",
             Peer::Mio => "bare mio",
+            Peer::Nginx => "nginx",
         }
     }
 }
@@ -59,6 +63,8 @@ pub enum Service {
     Reply,
     /// A key-value store speaking RESP2 (twig's `kv_server`, Redis).
     Kv,
+    /// HTTP/1.1 keep-alive: `GET /` answers a 17-byte plain-text hello.
+    Http,
 }
 
 /// Where the programs are.
@@ -73,8 +79,13 @@ pub struct Bins {
 
 impl Bins {
     /// The command line of `peer` serving `service` on `addr`, and its
-    /// environment.
-    fn command(&self, peer: Peer, service: Service, addr: SocketAddr) -> (Vec<String>, Env) {
+    /// environment. nginx's needs a config file, written here.
+    fn command(
+        &self,
+        peer: Peer,
+        service: Service,
+        addr: SocketAddr,
+    ) -> io::Result<(Vec<String>, Env)> {
         let a = addr.to_string();
         let bin = |name: &str| self.release.join(name).display().to_string();
         let py = |name: &str| self.bench_dir.join("py").join(name).display().to_string();
@@ -86,7 +97,7 @@ impl Bins {
                 ("IDLE_TIMEOUT_SECS", "0".to_string()),
             ]
         };
-        match (peer, service) {
+        Ok(match (peer, service) {
             (Peer::Twig, Service::Kv) => (vec![bin("examples/kv_server"), a], twig_env("warn")),
             (Peer::Redis, _) => (
                 [
@@ -120,12 +131,15 @@ impl Bins {
                 ],
                 vec![],
             ),
+            (Peer::Twig, Service::Http) => (vec![bin("examples/http_server"), a], twig_env("warn")),
+            (Peer::Nginx, _) => (crate::http::nginx_command(&self.work, addr)?, vec![]),
             (Peer::Tokio, Service::Echo) => (vec![bin("tokio_echo"), a], vec![]),
+            (Peer::Tokio, Service::Http) => (vec![bin("tokio_http"), a], vec![]),
             // (No tokio key-value store: nothing asks for one.)
             (Peer::Tokio, _) => (vec![bin("tokio_reply"), a], vec![]),
             (Peer::Asyncio, _) => (vec!["python3".into(), py("asyncio_echo.py"), a], vec![]),
             (Peer::Python, _) => (vec!["python3".into(), py("blocking_reply.py"), a], vec![]),
-        }
+        })
     }
 }
 
@@ -149,7 +163,7 @@ impl Server {
         wrapper: &[String],
     ) -> io::Result<Server> {
         let addr = free_port()?;
-        let (argv, env) = bins.command(peer, service, addr);
+        let (argv, env) = bins.command(peer, service, addr)?;
         let tag = format!("{}-{}", peer.name().replace(' ', "_"), addr.port());
         let log = bins.work.join(format!("{tag}.log"));
         let out = File::create(&log)?;
@@ -303,6 +317,20 @@ pub fn cpu_ns(pid: u32) -> u64 {
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
+}
+
+/// CPU time of every child that has exited and been waited for, in all
+/// (ns, µs precision): what a client that runs to completion (`wrk`) used,
+/// as the difference around its run; `/proc` forgets it once it is reaped.
+pub fn reaped_children_cpu_ns() -> u64 {
+    // SAFETY: getrusage fills a struct we own; an all-zero rusage is valid.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
 }
 
 /// CPU time used on the whole machine so far, every process (ns), from

@@ -212,9 +212,10 @@ impl Report {
             Peer::Asyncio,
             Peer::Python,
             Peer::Redis,
+            Peer::Nginx,
         ];
         let colors = [
-            "#d95f02", "#666666", "#1b9e77", "#7570b3", "#e7298a", "#a6761d",
+            "#d95f02", "#666666", "#1b9e77", "#7570b3", "#e7298a", "#a6761d", "#66a61e",
         ];
         let rows: Vec<(&Metric, Vec<(usize, f64)>)> = self
             .metrics
@@ -250,7 +251,8 @@ impl Report {
             r#"<rect width="100%" height="100%" fill="white"/><text x="10" y="18" font-size="14" font-weight="bold">twig's advantage over each peer (log scale; right of 1× = twig better)</text><text x="10" y="52" font-size="10" fill="dimgray">twig/peer where more is better (requests/s, MB/s); peer/twig where less is better (latency, CPU, syscalls, instructions, memory). Medians of paired rounds.</text>"#
         );
         for (i, (p, c)) in peers.iter().zip(colors).enumerate() {
-            let x = 10.0 + i as f64 * 130.0;
+            // Seven entries fit the chart's width at 120 px each.
+            let x = 10.0 + i as f64 * 120.0;
             let _ = writeln!(
                 s,
                 r#"<rect x="{x}" y="28" width="10" height="10" fill="{c}"/><text x="{}" y="37">{}</text>"#,

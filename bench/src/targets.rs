@@ -84,6 +84,21 @@ pub fn check_targets(report: &mut Report) {
             n,
         );
     }
+    let (w, m) = (crate::http::LABEL, "requests/s");
+    let r = ratio(report, w, m, Peer::Nginx);
+    report.target_noisy(
+        "HTTP hello keep-alive, wrk -t1 -c100: requests/s ≥ 1.3× nginx (one worker)",
+        format!("twig/nginx {}", show(r)),
+        r.map(|r| r >= 1.3),
+        noisy(report, w, m, Peer::Nginx, 1.3),
+    );
+    let r = ratio(report, w, m, Peer::Tokio);
+    report.target_noisy(
+        "HTTP hello keep-alive, wrk -t1 -c100: requests/s ≥ tokio (hyper)",
+        format!("twig/tokio {}", show(r)),
+        r.map(|r| r >= 1.0),
+        noisy(report, w, m, Peer::Tokio, 1.0),
+    );
     let (w, m) = ("echo 64 B, 500 conn", "p99 latency µs");
     let r = ratio(report, w, m, Peer::Tokio);
     let n = noisy(report, w, m, Peer::Tokio, 1.0);

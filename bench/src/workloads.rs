@@ -29,7 +29,7 @@ pub const ECHO_PEERS: [Peer; 4] = [Peer::Twig, Peer::C, Peer::Tokio, Peer::Async
 pub const REPLY_PEERS: [Peer; 3] = [Peer::Twig, Peer::Tokio, Peer::Python];
 
 /// One client run against one server.
-struct Sample {
+pub struct Sample {
     fields: Fields,
     /// Server CPU time during the measured window.
     cpu_ns: u64,
@@ -39,16 +39,38 @@ struct Sample {
 }
 
 impl Sample {
+    /// A run's sample, warning if the client counted errors.
+    pub fn new(
+        server: &Server,
+        fields: Fields,
+        cpu_ns: u64,
+        client_ns: u64,
+        others_ns: u64,
+    ) -> Sample {
+        if fields.get("errors").copied().unwrap_or(0.0) > 0.0 {
+            eprintln!(
+                "  warning: {} reported errors: {fields:?}",
+                server.peer.name()
+            );
+        }
+        Sample {
+            fields,
+            cpu_ns,
+            client_ns,
+            others_ns,
+        }
+    }
+
     fn disturbed(&self) -> bool {
         let elapsed = self.get("elapsed_s").max(0.1) * 1e9;
         self.others_ns as f64 > QUIET * elapsed
     }
 
-    fn get(&self, key: &str) -> f64 {
+    pub fn get(&self, key: &str) -> f64 {
         self.fields.get(key).copied().unwrap_or(f64::NAN)
     }
     /// Server CPU µs per unit of `key` done in the window.
-    fn cpu_us_per(&self, units: f64) -> f64 {
+    pub fn cpu_us_per(&self, units: f64) -> f64 {
         if units > 0.0 {
             self.cpu_ns as f64 / 1000.0 / units
         } else {
@@ -69,18 +91,13 @@ fn timed_run(bins: &Bins, server: &Server, args: &[String]) -> io::Result<Sample
         .saturating_sub(machine_before)
         .saturating_sub(cpu_ns_used + client_ns);
     client.finish()?;
-    if fields.get("errors").copied().unwrap_or(0.0) > 0.0 {
-        eprintln!(
-            "  warning: {} reported errors: {fields:?}",
-            server.peer.name()
-        );
-    }
-    Ok(Sample {
+    Ok(Sample::new(
+        server,
         fields,
-        cpu_ns: cpu_ns_used,
+        cpu_ns_used,
         client_ns,
         others_ns,
-    })
+    ))
 }
 
 /// Runs `args` against every peer, `rounds` times, alternating the order.
@@ -91,6 +108,22 @@ fn alternate(
     peers: &[Peer],
     service: Service,
     args: &[String],
+) -> io::Result<BTreeMap<Peer, Vec<Sample>>> {
+    alternate_with(bins, opts, label, peers, service, |server| {
+        timed_run(bins, server, args)
+    })
+}
+
+/// Starts every peer, then makes one timed `run` against each, `rounds`
+/// times, alternating the order; a run that other processes disturbed is
+/// run again. `run` is the load client: ours, or another tool (`wrk`).
+pub fn alternate_with(
+    bins: &Bins,
+    opts: &Opts,
+    label: &str,
+    peers: &[Peer],
+    service: Service,
+    mut run: impl FnMut(&Server) -> io::Result<Sample>,
 ) -> io::Result<BTreeMap<Peer, Vec<Sample>>> {
     let servers = peers
         .iter()
@@ -103,7 +136,7 @@ fn alternate(
             order.reverse();
         }
         for server in order {
-            let mut sample = timed_run(bins, server, args)?;
+            let mut sample = run(server)?;
             // The machine may be shared: a run during which other processes
             // took more than a little CPU measured them too. Wait for quiet
             // and run again (a few times at most; then keep it, flagged).
@@ -116,7 +149,7 @@ fn alternate(
                     sample.others_ns as f64 / 1e6
                 );
                 wait_for_quiet();
-                sample = timed_run(bins, server, args)?;
+                sample = run(server)?;
             }
             if sample.disturbed() {
                 DISTURBED.fetch_add(1, Ordering::Relaxed);
@@ -162,7 +195,7 @@ pub fn wait_for_quiet() {
     eprintln!("  the machine stayed busy for 30 s; going on");
 }
 
-fn column(
+pub fn column(
     samples: &BTreeMap<Peer, Vec<Sample>>,
     f: impl Fn(&Sample) -> f64,
 ) -> BTreeMap<Peer, Vec<f64>> {
