@@ -31,7 +31,9 @@ use crate::token::ConnId;
 /// [`now`](Core::now) is read once per loop turn, right after `poll` returns.
 /// Inside a callback it is the time the current batch of events was
 /// received, not the wall clock at the moment of the call; deadlines and
-/// timers scheduled from a callback count from it.
+/// timers scheduled from a callback count from it. They fire at their
+/// deadline or up to about a millisecond after it, never before (epoll
+/// counts whole milliseconds, and a computed sleep is reused for up to 1 ms).
 pub struct Core<S> {
     /// The user's application state.
     state: S,
