@@ -2,9 +2,9 @@
 //! tells its last events, syscall results and state changes — "why was this
 //! client dropped?" answered without running at trace level.
 //!
-//! This binary installs a capturing logger (a process-wide setting), so the
-//! recorder's tests live here alone. Each test finds its own lines by the
-//! client's address.
+//! This binary installs a capturing logger (`support::logs`, a process-wide
+//! setting), so the recorder's tests live here alone. Each test finds its own
+//! lines by the client's address.
 
 #[path = "../examples/echo_server.rs"]
 #[allow(dead_code)]
@@ -13,48 +13,18 @@ mod support;
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr};
-use std::sync::{Mutex, OnceLock};
 
+use support::logs::{capture, matching};
 use twig::{After, Ctx, Frame, Protocol, Server, Violation, framing};
-
-/// Keeps every `twig` log line at `debug` and above.
-struct Capture(Mutex<Vec<String>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.target().starts_with("twig") && metadata.level() <= log::Level::Debug
-    }
-    fn log(&self, record: &log::Record) {
-        if self.enabled(record.metadata()) {
-            let line = format!("{} {}", record.level(), record.args());
-            self.0.lock().unwrap().push(line);
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
-        log::set_logger(capture).expect("the only logger of this test binary");
-        log::set_max_level(log::LevelFilter::Debug);
-        capture
-    })
-}
 
 /// Waits (bounded) for the dump of the connection from `client`.
 fn dump_for(client: SocketAddr) -> String {
     let needle = format!("{client}: closed");
     let mut found = None;
     support::eventually(|| {
-        found = capture()
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|l| l.contains(&needle) && l.contains("last events"))
-            .cloned();
+        found = matching(&needle)
+            .into_iter()
+            .find(|l| l.contains("last events"));
         found.is_some()
     });
     found.unwrap_or_else(|| panic!("no flight-recorder dump for {client}"))
@@ -131,14 +101,9 @@ fn a_normal_close_dumps_nothing() {
     client.shutdown(Shutdown::Write).unwrap();
     assert!(support::is_closed_by_peer(&mut client));
     let needle = format!("{me}: closed (eof)");
-    assert!(support::eventually(|| capture()
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains(&needle))));
-    let lines = capture().0.lock().unwrap().clone();
-    let closing = lines.iter().find(|l| l.contains(&needle)).unwrap();
+    assert!(support::eventually(|| !matching(&needle).is_empty()));
+    let lines = matching(&needle);
+    let closing = &lines[0];
     assert!(
         !closing.contains("last events"),
         "a normal close is one short line: {closing}"

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use twig::{Builder, Handle, Protocol, Server, Stats};
 
+pub mod logs;
 pub mod process;
 
 /// How long any single wait in a test may take before it fails.
