@@ -49,6 +49,9 @@ struct Conn {
     writable: bool,
     /// A read returned 0: the peer sent FIN and will send nothing more.
     read_closed: bool,
+    /// An event reported the peer's FIN: its edge is spent, so reading goes
+    /// on until the 0 even after a short read.
+    hup_seen: bool,
     /// Echoed bytes the socket did not take yet (empty, unallocated, if none).
     owed: Vec<u8>,
 }
@@ -144,6 +147,9 @@ pub fn run(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
             if event.is_readable() || event.is_read_closed() || event.is_error() {
                 conn.readable = true;
             }
+            if event.is_read_closed() {
+                conn.hup_seen = true;
+            }
             if event.is_writable() || event.is_write_closed() || event.is_error() {
                 conn.writable = true;
             }
@@ -209,6 +215,7 @@ fn accept(
             readable: false, // the first event will say
             writable: true,  // a fresh socket's send buffer is empty
             read_closed: false,
+            hup_seen: false,
             owed: Vec::new(),
         });
     }
@@ -297,6 +304,13 @@ fn drive(conn: &mut Conn, scratch: &mut [u8]) -> io::Result<Fate> {
             Ok(0) => conn.read_closed = true, // EOF, never "nothing yet"
             Ok(n) => {
                 budget = budget.saturating_sub(n);
+                // On Linux a TCP read shorter than the buffer means the
+                // receive queue is empty now: the next read would only say
+                // WouldBlock, so skip that syscall (twig and the C server do
+                // the same). Not after the FIN was reported: read on to the 0.
+                if n < scratch.len() && !conn.hup_seen {
+                    conn.readable = false;
+                }
                 // Echo at once (optimistic write); keep only what the socket did not take.
                 let sent = if conn.writable {
                     write_some(&mut conn.socket, &mut conn.writable, &scratch[..n])?

@@ -9,6 +9,7 @@ use mio::net::{TcpListener, TcpStream};
 
 use crate::config::AtCapacity;
 use crate::core::Core;
+use crate::dispatch::Scratch;
 use crate::drive;
 use crate::protocol::Protocol;
 
@@ -69,6 +70,7 @@ pub(crate) enum AcceptStop {
 pub(crate) fn accept_from<S>(
     listener: &mut Listener<S>,
     core: &mut Core<S>,
+    scratch: &mut Scratch,
     quiet: &mut Quiet,
 ) -> AcceptStop {
     for _ in 0..core.config.accept_budget {
@@ -97,7 +99,7 @@ pub(crate) fn accept_from<S>(
             }
             Ok((stream, peer)) => {
                 quiet.exhausted = false;
-                add(listener, core, stream, peer)
+                add(listener, core, scratch, stream, peer)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 listener.readable = false;
@@ -135,7 +137,13 @@ fn is_exhaustion(e: &io::Error) -> bool {
 }
 
 /// Registers a new connection and gives it its first turn.
-fn add<S>(listener: &mut Listener<S>, core: &mut Core<S>, stream: TcpStream, peer: SocketAddr) {
+fn add<S>(
+    listener: &mut Listener<S>,
+    core: &mut Core<S>,
+    scratch: &mut Scratch,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
     let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut listener.factory));
     let protocol = match made {
         Ok(protocol) => protocol,
@@ -154,8 +162,8 @@ fn add<S>(listener: &mut Listener<S>, core: &mut Core<S>, stream: TcpStream, pee
     };
     core.stats.accepted += 1;
     debug!("{id} {peer}: connected (via {})", listener.addr);
-    crate::callbacks::open_connection(core, id.key());
-    drive::drive(core, id);
+    crate::callbacks::open_connection(core, scratch, id.key());
+    drive::drive(core, scratch, id);
 }
 
 /// Formats an accept result for trace narration.

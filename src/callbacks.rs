@@ -11,7 +11,7 @@ use log::{debug, error, warn};
 use crate::connection::State;
 use crate::core::Core;
 use crate::ctx::Ctx;
-use crate::dispatch::deliver;
+use crate::dispatch::{Scratch, deliver};
 use crate::protocol::{After, CloseReason, Protocol};
 use crate::token::ConnId;
 
@@ -20,6 +20,7 @@ use crate::token::ConnId;
 /// or `None` if it panicked (or the connection had no protocol).
 pub(crate) fn call<S, T>(
     core: &mut Core<S>,
+    scratch: &mut Scratch,
     key: usize,
     what: &str,
     hook: impl FnOnce(&mut dyn Protocol<S>, &mut Ctx<'_, S>) -> T,
@@ -27,7 +28,7 @@ pub(crate) fn call<S, T>(
     let conn = &mut core.conns[key];
     let (id, peer) = (conn.id, conn.peer);
     let mut protocol = conn.protocol.take()?;
-    let mut out = std::mem::take(&mut core.scratch_out);
+    let out = &mut scratch.output;
     core.dispatching = Some(id);
     let result = guarded(core, Who(id, peer), what, |core| {
         hook(
@@ -36,7 +37,7 @@ pub(crate) fn call<S, T>(
                 core,
                 id,
                 peer,
-                out: &mut out,
+                out: &mut *out,
             },
         )
     });
@@ -45,27 +46,28 @@ pub(crate) fn call<S, T>(
     if result.is_some() {
         conn.protocol = Some(protocol);
         if !matches!(conn.state, State::Closed(_)) {
-            deliver(core, key, &mut out);
+            deliver(core, key, out);
         }
     } else {
         core.mark_closed(key, CloseReason::Panic);
     }
     out.clear();
-    core.scratch_out = out;
     result
 }
 
 /// Calls `on_open` for a connection just accepted (or connected), and sends
 /// what it wrote.
-pub(crate) fn open_connection<S>(core: &mut Core<S>, key: usize) {
-    call(core, key, "on_open", |protocol, ctx| protocol.on_open(ctx));
+pub(crate) fn open_connection<S>(core: &mut Core<S>, scratch: &mut Scratch, key: usize) {
+    call(core, scratch, key, "on_open", |protocol, ctx| {
+        protocol.on_open(ctx)
+    });
 }
 
 /// The peer sent EOF: hand the protocol what is left of the input, and close
 /// unless it keeps the half-closed connection open.
-pub(crate) fn end_of_input<S>(core: &mut Core<S>, key: usize) {
+pub(crate) fn end_of_input<S>(core: &mut Core<S>, scratch: &mut Scratch, key: usize) {
     let rest = std::mem::take(&mut core.conns[key].input);
-    let after = call(core, key, "on_eof", |protocol, ctx| {
+    let after = call(core, scratch, key, "on_eof", |protocol, ctx| {
         protocol.on_eof(&rest, ctx)
     });
     let conn = &mut core.conns[key];
@@ -83,10 +85,15 @@ pub(crate) fn end_of_input<S>(core: &mut Core<S>, key: usize) {
 }
 
 /// An outbound connect failed: tell the protocol, then close.
-pub(crate) fn connect_failed<S>(core: &mut Core<S>, key: usize, error: std::io::Error) {
+pub(crate) fn connect_failed<S>(
+    core: &mut Core<S>,
+    scratch: &mut Scratch,
+    key: usize,
+    error: std::io::Error,
+) {
     let conn = &core.conns[key];
     log::warn!("{} connect to {} failed: {error}", conn.id, conn.peer);
-    call(core, key, "on_connect_failed", |protocol, ctx| {
+    call(core, scratch, key, "on_connect_failed", |protocol, ctx| {
         protocol.on_connect_failed(&error, ctx)
     });
     core.mark_closed(key, CloseReason::ConnectFailed);

@@ -67,11 +67,6 @@ pub struct Core<S> {
     pub(crate) stopping: bool,
     /// Generation for the next connection (never 0: 0 marks reserved tokens).
     pub(crate) next_generation: u32,
-    /// The loop-wide read buffer every connection reads into.
-    pub(crate) scratch_in: Vec<u8>,
-    /// The loop-wide reply buffer: replies are written from here, and only
-    /// what the socket does not take is copied to the connection.
-    pub(crate) scratch_out: Vec<u8>,
     /// A handle on the poll's registry, to register connections (accepted
     /// or opened by callbacks).
     pub(crate) registry: Registry,
@@ -100,7 +95,6 @@ impl std::error::Error for SendError {}
 
 impl<S> Core<S> {
     pub(crate) fn new(config: Config, state: S, registry: Registry) -> Core<S> {
-        let scratch_in = vec![0; config.read_buffer_size];
         Core {
             state,
             conns: Slab::new(),
@@ -116,8 +110,6 @@ impl<S> Core<S> {
             stop_requested: false,
             stopping: false,
             next_generation: 1,
-            scratch_in,
-            scratch_out: Vec::new(),
             registry,
             config,
         }

@@ -26,10 +26,37 @@ enum Ending {
     Violation(Violation),
 }
 
+/// The loop's two buffers, lent to one connection at a time: reads land in
+/// `input`, replies are produced into `output` and written from there. Only
+/// what a connection keeps (a partial request, bytes the socket would not
+/// take) is copied into its own buffers, so an idle connection owns none.
+/// They live beside the [`Core`], not in it, so that user code can have the
+/// whole core while reading from one and writing into the other.
+pub(crate) struct Scratch {
+    /// The read buffer: `Config::read_buffer_size` bytes.
+    pub input: Vec<u8>,
+    /// The reply buffer: empty between callbacks.
+    pub output: Vec<u8>,
+}
+
+impl Scratch {
+    pub(crate) fn new(read_buffer_size: usize) -> Scratch {
+        Scratch {
+            input: vec![0; read_buffer_size],
+            output: Vec::new(),
+        }
+    }
+}
+
 /// Answers the complete requests in the connection's input (plus `fresh`
-/// bytes just read into the scratch buffer), then writes the replies.
+/// bytes just read into `scratch.input`), then writes the replies.
 /// Returns how many bytes were written.
-pub(crate) fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) -> usize {
+pub(crate) fn dispatch<S>(
+    core: &mut Core<S>,
+    scratch: &mut Scratch,
+    key: usize,
+    fresh: Option<usize>,
+) -> usize {
     let conn = &mut core.conns[key];
     let (id, peer) = (conn.id, conn.peer);
     let Some(mut protocol) = conn.protocol.take() else {
@@ -37,17 +64,19 @@ pub(crate) fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) 
     };
     // Frame straight from the scratch buffer when no partial request is
     // buffered (the common case: no copy); otherwise append to it.
-    let scratch = std::mem::take(&mut core.scratch_in);
-    let mut input = std::mem::take(&mut conn.input);
-    let from_scratch = input.is_empty() && fresh.is_some();
-    if let (false, Some(n)) = (from_scratch, fresh) {
-        input.extend_from_slice(&scratch[..n]);
+    let from_scratch = conn.input.is_empty() && fresh.is_some();
+    let mut input = Vec::new();
+    if !from_scratch {
+        input = std::mem::take(&mut conn.input);
+        if let Some(n) = fresh {
+            input.extend_from_slice(&scratch.input[..n]);
+        }
     }
     let buf: &[u8] = match fresh {
-        Some(n) if from_scratch => &scratch[..n],
+        Some(n) if from_scratch => &scratch.input[..n],
         _ => &input,
     };
-    let mut out = std::mem::take(&mut core.scratch_out);
+    let out = &mut scratch.output;
 
     let requests_before = core.stats.requests;
     core.dispatching = Some(id);
@@ -56,7 +85,7 @@ pub(crate) fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) 
             core,
             id,
             peer,
-            out: &mut out,
+            out: &mut *out,
         };
         answer(&mut ctx, &mut *protocol, buf)
     });
@@ -78,14 +107,16 @@ pub(crate) fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) 
             match ending {
                 Ending::Drained | Ending::Partial | Ending::Backpressure => {
                     let rest = &buf[consumed..];
-                    conn.input = if rest.is_empty() {
-                        Vec::new() // release: idle connections hold no buffer
-                    } else if from_scratch {
-                        rest.to_vec()
-                    } else {
-                        input.drain(..consumed);
-                        input
-                    };
+                    if !rest.is_empty() {
+                        conn.input = if from_scratch {
+                            rest.to_vec()
+                        } else {
+                            input.drain(..consumed);
+                            input
+                        };
+                    }
+                    // else: stays (or becomes) empty and unallocated, so an
+                    // idle connection holds no buffer.
                 }
                 Ending::Close => conn.set_state(State::Closing(CloseReason::Done)),
                 Ending::Violation(v) => {
@@ -94,19 +125,17 @@ pub(crate) fn dispatch<S>(core: &mut Core<S>, key: usize, fresh: Option<usize>) 
                 }
             }
             conn.protocol = Some(protocol);
-            written = deliver(core, key, &mut out);
+            written = deliver(core, key, out);
         }
         None => {
             drop(protocol); // its state may be half-updated: never call it again
             // Replies to the requests answered before the panic still go out
             // (as far as the socket takes them at once).
-            written = deliver(core, key, &mut out);
+            written = deliver(core, key, out);
             core.mark_closed(key, CloseReason::Panic);
         }
     }
     out.clear();
-    core.scratch_out = out;
-    core.scratch_in = scratch;
     written
 }
 

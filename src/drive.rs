@@ -19,7 +19,7 @@ use log::debug;
 use crate::callbacks::{call, connect_failed, end_of_input, open_connection};
 use crate::connection::{Phase, ReadOutcome, State, WriteOutcome, classify};
 use crate::core::Core;
-use crate::dispatch::dispatch;
+use crate::dispatch::{Scratch, dispatch};
 use crate::protocol::CloseReason;
 use crate::token::ConnId;
 
@@ -27,7 +27,7 @@ use crate::token::ConnId;
 const LINGER_MAX_BYTES: usize = 256 * 1024;
 
 /// Runs one connection's state machine as far as it can go now.
-pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
+pub(crate) fn drive<S>(core: &mut Core<S>, scratch: &mut Scratch, id: ConnId) {
     let key = id.key();
     // The budget is per connection per turn, however often it is driven
     // within the turn (an event, then the dirty list).
@@ -72,10 +72,10 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                     Some(Ok(())) => {
                         debug!("{id} {}: connected", conn.peer);
                         conn.set_state(State::Reading);
-                        open_connection(core, key);
+                        open_connection(core, scratch, key);
                     }
                     Some(Err(error)) => {
-                        connect_failed(core, key, error);
+                        connect_failed(core, scratch, key, error);
                         return;
                     }
                 }
@@ -103,7 +103,7 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                         }
                         match outcome {
                             WriteOutcome::Done if !conn.is_owing() => {
-                                call(core, key, "on_drained", |protocol, ctx| {
+                                call(core, scratch, key, "on_drained", |protocol, ctx| {
                                     protocol.on_drained(ctx)
                                 });
                                 continue;
@@ -132,13 +132,13 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                         core.mark_dirty(id); // fairness: continue next turn
                         break;
                     }
-                    budget = budget.saturating_sub(dispatch(core, key, None));
+                    budget = budget.saturating_sub(dispatch(core, scratch, key, None));
                     continue;
                 }
                 if conn.read_closed {
                     if !conn.eof_handled {
                         conn.eof_handled = true;
-                        end_of_input(core, key);
+                        end_of_input(core, scratch, key);
                         continue;
                     }
                     if core.stopping || conn.write_shut {
@@ -175,11 +175,11 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                     core.mark_dirty(id); // fairness: continue next turn
                     break;
                 }
-                match conn.read(&mut core.scratch_in) {
+                match conn.read(&mut scratch.input) {
                     ReadOutcome::Data(n) => {
                         core.stats.bytes_in += n as u64;
                         budget = budget.saturating_sub(n);
-                        budget = budget.saturating_sub(dispatch(core, key, Some(n)));
+                        budget = budget.saturating_sub(dispatch(core, scratch, key, Some(n)));
                     }
                     ReadOutcome::Eof => {} // read_closed is set; handled above
                     // Drained: go round once more, so a stopping server closes
@@ -204,7 +204,7 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                         }
                         _ => {
                             conn.set_state(State::Reading);
-                            call(core, key, "on_drained", |protocol, ctx| {
+                            call(core, scratch, key, "on_drained", |protocol, ctx| {
                                 protocol.on_drained(ctx)
                             });
                         }
@@ -241,7 +241,7 @@ pub(crate) fn drive<S>(core: &mut Core<S>, id: ConnId) {
                 if !conn.readable {
                     break;
                 }
-                match conn.read(&mut core.scratch_in) {
+                match conn.read(&mut scratch.input) {
                     ReadOutcome::Data(n) => conn.lingered += n,
                     ReadOutcome::Eof => {}
                     ReadOutcome::WouldBlock => break,

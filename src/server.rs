@@ -17,6 +17,7 @@ use crate::config::{Builder, Config};
 use crate::connection::{Phase, State};
 use crate::core::Core;
 use crate::ctx::Ctx;
+use crate::dispatch::Scratch;
 use crate::drive::{drive, timeout_of};
 use crate::handle::{Handle, Shared};
 use crate::protocol::{CloseReason, Protocol};
@@ -56,6 +57,8 @@ pub struct Server<S> {
     listeners: Vec<Listener<S>>,
     /// Everything callbacks can reach.
     core: Core<S>,
+    /// The loop's read and reply buffers, lent to each connection in turn.
+    scratch: Scratch,
     /// What handles share with the loop: waker, posted jobs, stop flag.
     shared: Arc<Shared<S>>,
     /// SIGINT/SIGTERM, when [`Server::stop_on_signals`] was called.
@@ -67,6 +70,14 @@ pub struct Server<S> {
     quiet: Quiet,
     /// When shutdown force-closes what is left.
     drain_deadline: Option<Instant>,
+    /// Some listener is marked readable: clients may wait in its backlog.
+    /// Kept beside the listeners so the per-turn checks need not scan them.
+    listener_ready: bool,
+    /// The earliest connection deadline, timer, accept back-off or drain
+    /// deadline when this turn began. Nothing can be due before it, so a
+    /// turn that wakes earlier skips firing deadlines and timers (whatever
+    /// this turn schedules is at `now` or later: the next turn fires it).
+    nearest: Option<Instant>,
     /// The last sleep computed for `poll`, reused while fresh.
     sleep: Sleep,
 }
@@ -115,6 +126,7 @@ impl<S: 'static> Server<S> {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
+            scratch: Scratch::new(config.read_buffer_size),
             core: Core::new(config, state, registry),
             shared: Arc::new(Shared {
                 waker,
@@ -126,6 +138,8 @@ impl<S: 'static> Server<S> {
             accept_paused_until: None,
             quiet: Quiet::default(),
             drain_deadline: None,
+            listener_ready: false,
+            nearest: None,
             sleep: Sleep {
                 nearest: now,
                 until: Duration::ZERO,
@@ -300,11 +314,12 @@ impl<S: 'static> Server<S> {
                 token::WAKER => woken = true,
                 token::SIGNALS => signalled = true,
                 token => match ConnId::from_token(token) {
-                    Some(id) => on_connection_event(&mut self.core, id, event),
+                    Some(id) => on_connection_event(&mut self.core, &mut self.scratch, id, event),
                     None => {
                         if let Some(listener) = self.listeners.get_mut(token.0) {
                             trace!("{} listener readable", listener.addr);
                             listener.readable = true;
+                            self.listener_ready = true;
                         }
                     }
                 },
@@ -318,11 +333,13 @@ impl<S: 'static> Server<S> {
         }
         self.accept();
         self.drive_dirty();
-        self.fire_deadlines();
-        let timers_before = self.core.stats.timers_fired;
-        self.fire_timers();
-        if reason == WakeReason::Timeout && self.core.stats.timers_fired > timers_before {
-            reason = WakeReason::Timer;
+        if self.nearest.is_some_and(|at| at <= self.core.now) {
+            self.fire_deadlines();
+            let timers_before = self.core.stats.timers_fired;
+            self.fire_timers();
+            if reason == WakeReason::Timeout && self.core.stats.timers_fired > timers_before {
+                reason = WakeReason::Timer;
+            }
         }
         if woken {
             self.run_posted();
@@ -334,25 +351,20 @@ impl<S: 'static> Server<S> {
 
     /// How long `poll` may sleep, and why: zero when work is pending, else
     /// until the nearest deadline (timers, timeouts, accept back-off, drain),
-    /// capped by `max_wait`; forever if there is none.
+    /// capped by `max_wait`; forever if there is none. Remembers that
+    /// deadline in `nearest` for the turn.
     fn poll_timeout(&mut self, max_wait: Option<Duration>) -> (Option<Duration>, &'static str) {
         let core = &self.core;
+        let paused = self.accept_paused_until.filter(|_| self.listener_ready);
+        let nearest = earliest(
+            earliest(core.deadlines.next_deadline(), core.timers.next_deadline()),
+            earliest(paused, self.drain_deadline),
+        );
+        self.nearest = nearest;
         let stop_pending = core.stop_requested && !core.stopping;
         if !core.dirty.is_empty() || !core.closed.is_empty() || stop_pending || self.can_accept() {
             return (Some(Duration::ZERO), "work pending");
         }
-        let paused = self
-            .accept_paused_until
-            .filter(|_| self.listeners.iter().any(|l| l.readable));
-        let nearest = [
-            core.deadlines.next_deadline(),
-            core.timers.next_deadline(),
-            paused,
-            self.drain_deadline,
-        ]
-        .into_iter()
-        .flatten()
-        .min();
         let until_nearest = nearest.map(|at| {
             let sleep = &mut self.sleep;
             if at != sleep.nearest || core.now > sleep.fresh_until {
@@ -375,7 +387,7 @@ impl<S: 'static> Server<S> {
     /// Whether a listener holds clients that could be accepted right now.
     fn can_accept(&self) -> bool {
         // Cheapest and most often false first: it runs twice every turn.
-        if !self.listeners.iter().any(|l| l.readable) {
+        if !self.listener_ready {
             return false;
         }
         let core = &self.core;
@@ -392,7 +404,7 @@ impl<S: 'static> Server<S> {
         }
         self.accept_paused_until = None;
         for listener in self.listeners.iter_mut().filter(|l| l.readable) {
-            match accept_from(listener, &mut self.core, &mut self.quiet) {
+            match accept_from(listener, &mut self.core, &mut self.scratch, &mut self.quiet) {
                 // Still readable: the next turn (timeout 0) goes on accepting.
                 AcceptStop::Idle | AcceptStop::Budget => {}
                 AcceptStop::Exhausted => {
@@ -401,6 +413,7 @@ impl<S: 'static> Server<S> {
                 }
             }
         }
+        self.listener_ready = self.listeners.iter().any(|l| l.readable);
     }
 
     /// Drives connections that have work outside an event: written to or
@@ -413,7 +426,7 @@ impl<S: 'static> Server<S> {
         for &id in &dirty {
             if let Some(conn) = self.core.conns.get_mut(id.key()).filter(|c| c.id == id) {
                 conn.queued = false;
-                drive(&mut self.core, id);
+                drive(&mut self.core, &mut self.scratch, id);
             }
         }
         // Hand the (empty) vector back to avoid reallocating it every turn,
@@ -458,7 +471,7 @@ impl<S: 'static> Server<S> {
                         io::ErrorKind::TimedOut,
                         format!("no answer within {timeout:?}"),
                     );
-                    callbacks::connect_failed(core, id.key(), error);
+                    callbacks::connect_failed(core, &mut self.scratch, id.key(), error);
                     continue;
                 }
                 _ => CloseReason::WriteTimeout,
@@ -509,6 +522,7 @@ impl<S: 'static> Server<S> {
         if core.stop_requested && !core.stopping {
             core.stopping = true;
             self.drain_deadline = Some(core.now + core.config.drain_timeout);
+            self.listener_ready = false;
             for mut listener in self.listeners.drain(..) {
                 let _ = self.poll.registry().deregister(&mut listener.socket);
                 debug!("stopped listening on {}", listener.addr);
@@ -615,10 +629,19 @@ impl<S: 'static> Server<S> {
     }
 }
 
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
 /// Records an event's readiness on its connection and drives it. Events for
 /// a connection that is gone (or whose key now belongs to another) are
 /// counted and dropped.
-fn on_connection_event<S>(core: &mut Core<S>, id: ConnId, event: &Event) {
+fn on_connection_event<S>(core: &mut Core<S>, scratch: &mut Scratch, id: ConnId, event: &Event) {
     let Some(conn) = core.conns.get_mut(id.key()).filter(|c| c.id == id) else {
         core.stats.stale_events += 1;
         trace!("{id} stale event dropped (connection gone)");
@@ -658,5 +681,5 @@ fn on_connection_event<S>(core: &mut Core<S>, id: ConnId, event: &Event) {
     if event.is_writable() || event.is_write_closed() || event.is_error() {
         conn.writable = true;
     }
-    drive(core, id);
+    drive(core, scratch, id);
 }
