@@ -180,6 +180,11 @@ pub(crate) fn drive<S>(core: &mut Core<S>, scratch: &mut Scratch, id: ConnId) {
                         core.stats.bytes_in += n as u64;
                         budget = budget.saturating_sub(n);
                         budget = budget.saturating_sub(dispatch(core, scratch, key, Some(n)));
+                        // The common case (a request read and answered, the
+                        // socket drained) ends here, not after another pass.
+                        if core.conns[key].is_settled() && !core.stopping {
+                            break;
+                        }
                     }
                     ReadOutcome::Eof => {} // read_closed is set; handled above
                     // Drained: go round once more, so a stopping server closes
