@@ -73,12 +73,18 @@ impl<S> Ctx<'_, S> {
     }
 
     /// Like [`Core::try_send`], but sending to this connection itself
-    /// appends to its reply, in order (and is never full).
+    /// appends to its reply, in order (and is never full). That fails with
+    /// [`SendError::Gone`](crate::SendError::Gone) once the connection's
+    /// write side is shut, as the bytes could not be sent.
     ///
     /// # Errors
     /// As [`Core::try_send`].
     pub fn try_send(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), crate::SendError> {
         if id == self.id {
+            if !self.reply_reaches_peer() {
+                self.core.stats.dropped_commands += 1;
+                return Err(crate::SendError::Gone);
+            }
             self.write(bytes);
             Ok(())
         } else {
@@ -90,11 +96,17 @@ impl<S> Ctx<'_, S> {
     /// its reply, in order.
     pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> bool {
         if id == self.id {
-            self.write(bytes);
-            true
+            self.try_send(id, bytes).is_ok()
         } else {
             self.core.send(id, bytes)
         }
+    }
+
+    /// Whether what is written to this reply now can still reach the peer:
+    /// not once the write side is shut (after [`Core::shutdown_write`] took
+    /// effect), the connection closed, or in `on_close`.
+    fn reply_reaches_peer(&self) -> bool {
+        self.core.live(self.id).is_some_and(|c| !c.write_shut)
     }
 }
 
@@ -105,7 +117,7 @@ impl<S> Ctx<'_, S> {
     pub fn broadcast(&mut self, bytes: &[u8], mut filter: impl FnMut(ConnId) -> bool) -> usize {
         let me = self.id;
         let mut sent = self.core.broadcast(bytes, |id| id != me && filter(id));
-        if filter(me) {
+        if filter(me) && self.reply_reaches_peer() {
             self.write(bytes);
             sent += 1;
         }

@@ -2,7 +2,7 @@
 //! sockets on 127.0.0.1 (port 0), a bug that was found and fixed — unbounded
 //! output growth, out-of-order replies after a pause or a self-send, a
 //! stopping server reconnecting forever, the I/O budget, resets on
-//! half-closed connections, replies after `shutdown_write`, overflowing
+//! half-closed connections, replies and self-sends after `shutdown_write`, overflowing
 //! timeouts — plus a guard that steady-state echo allocates nothing.
 
 mod support;
@@ -509,4 +509,56 @@ fn steady_state_echo_allocates_nothing_on_the_loop_thread() {
         "{} allocations on the loop thread for 1000 requests",
         after - before
     );
+}
+
+// ---------------------------------------------------------------------------
+// 9. A connection sending to itself (`Ctx::send`) after its write side was
+//    shut was told `true`, though the bytes were dropped.
+
+/// `done`: reply `bye`, then half-close. Anything else: `Ctx::send` it back to
+/// itself, recording whether the send said it was taken.
+struct SelfSender;
+
+impl Protocol<Vec<bool>> for SelfSender {
+    fn frame(&mut self, input: &[u8]) -> Frame {
+        framing::line(input)
+    }
+    fn reply(&mut self, line: &[u8], ctx: &mut Ctx<'_, Vec<bool>>) -> After {
+        let me = ctx.id();
+        if line == b"done\n" {
+            ctx.write(b"bye\n");
+            ctx.shutdown_write(me);
+        } else {
+            let taken = ctx.send(me, line);
+            ctx.state().push(taken);
+        }
+        After::KeepOpen
+    }
+}
+
+#[test]
+fn a_send_to_itself_after_shutdown_write_says_it_was_dropped() {
+    let server = start_with(Server::builder(), Vec::new(), || SelfSender, |_| {});
+    let mut client = connect(server.addr);
+    client.write_all(b"before\n").unwrap();
+    read_exact(&mut client, b"before\n".len());
+    client.write_all(b"done\n").unwrap();
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).expect("bye, then EOF");
+    assert_eq!(got, b"bye\n", "nothing after bye: the write side is shut");
+    client.write_all(b"late\n").unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..1000 {
+        answers = ask(&server.handle, |core| core.state().clone());
+        if answers.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        answers,
+        [true, false],
+        "the send before the half-close was taken; the one after it was not"
+    );
+    let dropped = ask(&server.handle, |core| core.stats().dropped_commands);
+    assert_eq!(dropped, 1, "the dropped send is counted");
 }
