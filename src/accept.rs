@@ -153,7 +153,7 @@ fn add<S>(
             return;
         }
     };
-    let id = match core.insert(stream, peer, protocol) {
+    let id = match core.insert(stream, peer, protocol, false) {
         Ok(id) => id,
         Err(e) => {
             warn!("{peer}: cannot register the connection: {e}; dropped");

@@ -53,6 +53,10 @@ pub struct Core<S> {
     /// [`Config::slow_callback`]: always at most `clock + limit`. Moved only
     /// when a callback ends past it (at most once per `limit` of time).
     pub(crate) slow_after: Instant,
+    /// Something scheduled during this turn is already due (`after` with a
+    /// zero delay, a zero timeout): the turn fires deadlines and timers even
+    /// if nothing was due when it began. Cleared when they fire.
+    pub(crate) due_now: bool,
     /// Connections with work outside an event: written to or closed by other
     /// code, or out of I/O budget last turn. Driven before the next poll.
     pub(crate) dirty: Vec<ConnId>,
@@ -70,6 +74,8 @@ pub struct Core<S> {
     /// A handle on the poll's registry, to register connections (accepted
     /// or opened by callbacks).
     pub(crate) registry: Registry,
+    /// Reused by [`broadcast`](Core::broadcast) for the ids it sends to.
+    broadcast_ids: Vec<ConnId>,
 }
 
 /// Why [`Core::try_send`] did not queue the bytes.
@@ -104,6 +110,7 @@ impl<S> Core<S> {
             now: Instant::now(),
             clock: Instant::now(),
             slow_after: Instant::now(),
+            due_now: false,
             dirty: Vec::new(),
             closed: Vec::new(),
             dispatching: None,
@@ -112,6 +119,7 @@ impl<S> Core<S> {
             next_generation: 1,
             registry,
             config,
+            broadcast_ids: Vec::new(),
         }
     }
 
@@ -152,10 +160,9 @@ impl<S> Core<S> {
         delay: Duration,
         callback: impl FnOnce(&mut Core<S>) + 'static,
     ) -> TimerId {
-        let id = self.timers.schedule(
-            self.now + crate::config::clamp(delay),
-            Callback::Once(Box::new(callback)),
-        );
+        let at = self.now + crate::config::clamp(delay);
+        self.due_now |= at <= self.now;
+        let id = self.timers.schedule(at, Callback::Once(Box::new(callback)));
         trace!("scheduled {id} in {delay:?}");
         id
     }
@@ -298,11 +305,14 @@ impl<S> Core<S> {
     /// sent to. From a protocol callback, use [`Ctx::broadcast`](crate::Ctx::broadcast),
     /// which also reaches the calling connection.
     pub fn broadcast(&mut self, bytes: &[u8], mut filter: impl FnMut(ConnId) -> bool) -> usize {
-        let targets: Vec<ConnId> = self.connections().filter(|&id| filter(id)).collect();
-        targets
-            .into_iter()
-            .filter(|&id| self.send(id, bytes))
-            .count()
+        // The ids are collected first (sending needs `&mut self`), into a
+        // buffer kept for the next broadcast.
+        let mut targets = std::mem::take(&mut self.broadcast_ids);
+        targets.extend(self.connections().filter(|&id| filter(id)));
+        let sent = targets.iter().filter(|&&id| self.send(id, bytes)).count();
+        targets.clear();
+        self.broadcast_ids = targets;
+        sent
     }
 
     /// Bytes a connection owes its peer and has not written yet (`None` if
@@ -394,7 +404,7 @@ impl<S> Core<S> {
         }
         let stream = TcpStream::connect(addr)?;
         trace!("connect({addr}) -> in progress");
-        let id = self.insert(stream, addr, Box::new(protocol))?;
+        let id = self.insert(stream, addr, Box::new(protocol), true)?;
         let conn = &mut self.conns[id.key()];
         conn.state = State::Connecting;
         conn.writable = false; // the writable edge is what says "connected"
@@ -412,6 +422,7 @@ impl<S> Core<S> {
         mut stream: TcpStream,
         peer: SocketAddr,
         protocol: Box<dyn Protocol<S>>,
+        outbound: bool,
     ) -> io::Result<ConnId> {
         // Request/reply traffic must not wait on Nagle's algorithm.
         if let Err(e) = stream.set_nodelay(true) {
@@ -434,8 +445,9 @@ impl<S> Core<S> {
         trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
         registered?;
         let conn = entry.insert(Connection::new(id, stream, peer, protocol, self.now));
-        conn.recorder.record(Mark::Accepted {
+        conn.recorder.record(Mark::Opened {
             turn: self.stats.wakeups as u32,
+            outbound,
         });
         self.stats.active += 1;
         Ok(id)

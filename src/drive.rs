@@ -286,8 +286,9 @@ fn update_deadline<S>(core: &mut Core<S>, key: usize) {
         return;
     }
     if let Some(timeout) = timeout_of(&core.config, phase) {
-        core.deadlines
-            .arm(conn.id, conn.phase_since + timeout, &mut conn.armed);
+        let at = conn.phase_since + timeout;
+        core.due_now |= at <= core.now;
+        core.deadlines.arm(conn.id, at, &mut conn.armed);
     }
 }
 

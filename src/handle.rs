@@ -26,11 +26,16 @@ pub(crate) struct Shared<S> {
 }
 
 impl<S> Shared<S> {
-    /// Takes every queued closure, leaving the queue empty.
-    pub(crate) fn take_jobs(&self) -> Vec<Job<S>> {
+    /// Moves every queued closure into `jobs` (which must be empty) and
+    /// hands its capacity to the queue, so neither side reallocates once
+    /// both have grown.
+    pub(crate) fn swap_jobs(&self, jobs: &mut Vec<Job<S>>) {
         // A poisoned lock only means a poster panicked while pushing: the
         // vector itself is still sound.
-        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::swap(
+            &mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()),
+            jobs,
+        );
     }
 }
 

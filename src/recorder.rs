@@ -14,8 +14,8 @@ const _: () = assert!(CAPACITY.is_power_of_two() && CAPACITY <= 128);
 /// One thing that happened to a connection. Eight bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mark {
-    /// Accepted, in loop turn `turn`.
-    Accepted { turn: u32 },
+    /// Accepted (or, if `outbound`, its connect started), in loop turn `turn`.
+    Opened { turn: u32, outbound: bool },
     /// A readiness event arrived in loop turn `turn`.
     Event { turn: u32, flags: EventFlags },
     /// `read` returned this many bytes.
@@ -73,7 +73,14 @@ impl fmt::Display for EventFlags {
 impl fmt::Display for Mark {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Mark::Accepted { turn } => write!(f, "[turn {turn}] accepted"),
+            Mark::Opened { turn, outbound } => {
+                let how = if *outbound {
+                    "connect started"
+                } else {
+                    "accepted"
+                };
+                write!(f, "[turn {turn}] {how}")
+            }
             Mark::Event { turn, flags } => write!(f, "[turn {turn}] event {flags}"),
             Mark::Read(n) => write!(f, "read {n}"),
             Mark::Eof => f.write_str("read EOF"),

@@ -61,6 +61,8 @@ pub struct Server<S> {
     scratch: Scratch,
     /// What handles share with the loop: waker, posted jobs, stop flag.
     shared: Arc<Shared<S>>,
+    /// The posted jobs being run; swapped with the shared queue.
+    jobs: Vec<crate::handle::Job<S>>,
     /// SIGINT/SIGTERM, when [`Server::stop_on_signals`] was called.
     #[cfg(feature = "signals")]
     signals: Option<signal_hook_mio::v1_0::Signals>,
@@ -75,8 +77,8 @@ pub struct Server<S> {
     listener_ready: bool,
     /// The earliest connection deadline, timer, accept back-off or drain
     /// deadline when this turn began. Nothing can be due before it, so a
-    /// turn that wakes earlier skips firing deadlines and timers (whatever
-    /// this turn schedules is at `now` or later: the next turn fires it).
+    /// turn that wakes earlier skips firing deadlines and timers, unless
+    /// something scheduled during the turn is due already (`Core::due_now`).
     nearest: Option<Instant>,
     /// The last sleep computed for `poll`, reused while fresh.
     sleep: Sleep,
@@ -133,6 +135,7 @@ impl<S: 'static> Server<S> {
                 queue: Mutex::new(Vec::new()),
                 stop: Default::default(),
             }),
+            jobs: Vec::new(),
             #[cfg(feature = "signals")]
             signals: None,
             accept_paused_until: None,
@@ -333,7 +336,8 @@ impl<S: 'static> Server<S> {
         }
         self.accept();
         self.drive_dirty();
-        if self.nearest.is_some_and(|at| at <= self.core.now) {
+        if self.core.due_now || self.nearest.is_some_and(|at| at <= self.core.now) {
+            self.core.due_now = false;
             self.fire_deadlines();
             let timers_before = self.core.stats.timers_fired;
             self.fire_timers();
@@ -507,9 +511,12 @@ impl<S: 'static> Server<S> {
 
     /// Runs the closures posted through handles, and notices a handle's stop.
     fn run_posted(&mut self) {
-        for job in self.shared.take_jobs() {
+        let mut jobs = std::mem::take(&mut self.jobs);
+        self.shared.swap_jobs(&mut jobs);
+        for job in jobs.drain(..) {
             callbacks::guarded(&mut self.core, "handle", "posted closure", job);
         }
+        self.jobs = jobs; // empty, keeping its capacity for the next swap
         if self.shared.stop.load(Ordering::Acquire) {
             self.core.stop_requested = true;
         }

@@ -109,3 +109,41 @@ fn a_normal_close_dumps_nothing() {
         "a normal close is one short line: {closing}"
     );
 }
+
+/// Never called: the connection below never opens.
+struct Unused;
+
+impl Protocol for Unused {
+    fn frame(&mut self, input: &[u8]) -> Frame {
+        Frame::Complete(input.len())
+    }
+    fn reply(&mut self, _request: &[u8], _ctx: &mut Ctx) -> After {
+        After::Close
+    }
+}
+
+#[test]
+fn a_failed_outbound_connect_dumps_as_a_connect_not_an_accept() {
+    capture();
+    let server = support::start(|| Lines);
+    // A port nobody listens on: bound, then released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let started = support::ask(&server.handle, move |core| {
+        core.connect(closed, Unused).is_ok()
+    });
+    assert!(started, "connect() starts the connect without blocking");
+
+    let needle = format!("{closed}: closed");
+    let mut dump = None;
+    support::eventually(|| {
+        dump = matching(&needle)
+            .into_iter()
+            .find(|l| l.contains("last events"));
+        dump.is_some()
+    });
+    let dump = dump.unwrap_or_else(|| panic!("no flight-recorder dump for {closed}"));
+    assert!(dump.contains("connect started"), "{dump}");
+    assert!(!dump.contains("accepted"), "{dump}");
+}

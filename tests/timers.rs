@@ -312,3 +312,41 @@ fn no_busy_wakeups_while_waiting_for_a_timer() {
     let mut buf = [0u8; 1];
     assert!(client.read(&mut buf).is_err(), "no bytes, no EOF");
 }
+
+/// Echoes, and schedules a zero-delay timer from each reply.
+struct EchoThenTimer;
+
+impl twig::Protocol<u32> for EchoThenTimer {
+    fn frame(&mut self, input: &[u8]) -> twig::Frame {
+        twig::Frame::Complete(input.len())
+    }
+
+    fn reply(&mut self, request: &[u8], ctx: &mut twig::Ctx<'_, u32>) -> twig::After {
+        ctx.write(request);
+        ctx.after(Duration::ZERO, |core| *core.state() += 1);
+        twig::After::KeepOpen
+    }
+}
+
+#[test]
+fn a_zero_delay_timer_from_a_reply_fires_in_the_same_turn() {
+    use std::io::Write;
+    let mut server = Server::builder().build(0u32).unwrap();
+    let addr = server.listen("127.0.0.1:0", || EchoThenTimer).unwrap();
+    let mut client = connect(addr);
+    client.write_all(b"x").unwrap();
+    let deadline = Instant::now() + WAIT;
+    let tick = loop {
+        let now = Instant::now();
+        assert!(now < deadline, "the request was never answered");
+        let tick = server.turn(Some(deadline - now)).expect("turn");
+        if tick.requests > 0 {
+            break tick;
+        }
+    };
+    assert_eq!(
+        tick.timers_fired, 1,
+        "the timer was due when scheduled: the same turn fires it"
+    );
+    assert_eq!(*server.core().state(), 1);
+}
