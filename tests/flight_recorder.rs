@@ -17,7 +17,7 @@ use std::net::{Shutdown, SocketAddr};
 use support::logs::{capture, matching};
 use twig::{After, Ctx, Frame, Protocol, Server, Violation, framing};
 
-/// Waits (bounded) for the dump of the connection from `client`.
+/// Waits (bounded) for the dump of the connection from (or to) `client`.
 fn dump_for(client: SocketAddr) -> String {
     let needle = format!("{client}: closed");
     let mut found = None;
@@ -135,15 +135,7 @@ fn a_failed_outbound_connect_dumps_as_a_connect_not_an_accept() {
     });
     assert!(started, "connect() starts the connect without blocking");
 
-    let needle = format!("{closed}: closed");
-    let mut dump = None;
-    support::eventually(|| {
-        dump = matching(&needle)
-            .into_iter()
-            .find(|l| l.contains("last events"));
-        dump.is_some()
-    });
-    let dump = dump.unwrap_or_else(|| panic!("no flight-recorder dump for {closed}"));
+    let dump = dump_for(closed);
     assert!(dump.contains("connect started"), "{dump}");
     assert!(!dump.contains("accepted"), "{dump}");
 }
