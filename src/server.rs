@@ -359,7 +359,12 @@ impl<S: 'static> Server<S> {
     /// deadline in `nearest` for the turn.
     fn poll_timeout(&mut self, max_wait: Option<Duration>) -> (Option<Duration>, &'static str) {
         let core = &self.core;
-        let paused = self.accept_paused_until.filter(|_| self.listener_ready);
+        // A back-off that has passed is no reason to wake: either accepting
+        // can go on (work pending, below) or the server is full, and then a
+        // close will clear the back-off. Counting it would spin the loop.
+        let paused = self
+            .accept_paused_until
+            .filter(|&t| self.listener_ready && t > core.now);
         let nearest = earliest(
             earliest(core.deadlines.next_deadline(), core.timers.next_deadline()),
             earliest(paused, self.drain_deadline),
