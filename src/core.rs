@@ -53,10 +53,6 @@ pub struct Core<S> {
     /// [`Config::slow_callback`]: always at most `clock + limit`. Moved only
     /// when a callback ends past it (at most once per `limit` of time).
     pub(crate) slow_after: Instant,
-    /// Something scheduled during this turn is already due (`after` with a
-    /// zero delay, a zero timeout): the turn fires deadlines and timers even
-    /// if nothing was due when it began. Cleared when they fire.
-    pub(crate) due_now: bool,
     /// Connections with work outside an event: written to or closed by other
     /// code, or out of I/O budget last turn. Driven before the next poll.
     pub(crate) dirty: Vec<ConnId>,
@@ -110,7 +106,6 @@ impl<S> Core<S> {
             now: Instant::now(),
             clock: Instant::now(),
             slow_after: Instant::now(),
-            due_now: false,
             dirty: Vec::new(),
             closed: Vec::new(),
             dispatching: None,
@@ -160,9 +155,10 @@ impl<S> Core<S> {
         delay: Duration,
         callback: impl FnOnce(&mut Core<S>) + 'static,
     ) -> TimerId {
-        let at = self.now + crate::config::clamp(delay);
-        self.due_now |= at <= self.now;
-        let id = self.timers.schedule(at, Callback::Once(Box::new(callback)));
+        let id = self.timers.schedule(
+            self.now + crate::config::clamp(delay),
+            Callback::Once(Box::new(callback)),
+        );
         trace!("scheduled {id} in {delay:?}");
         id
     }

@@ -93,7 +93,7 @@ impl<S> Ctx<'_, S> {
     }
 
     /// Like [`Core::send`], but sending to this connection itself appends to
-    /// its reply, in order.
+    /// its reply, in order (false once its write side is shut).
     pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> bool {
         if id == self.id {
             self.try_send(id, bytes).is_ok()

@@ -286,9 +286,8 @@ fn update_deadline<S>(core: &mut Core<S>, key: usize) {
         return;
     }
     if let Some(timeout) = timeout_of(&core.config, phase) {
-        let at = conn.phase_since + timeout;
-        core.due_now |= at <= core.now;
-        core.deadlines.arm(conn.id, at, &mut conn.armed);
+        core.deadlines
+            .arm(conn.id, conn.phase_since + timeout, &mut conn.armed);
     }
 }
 

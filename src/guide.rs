@@ -288,10 +288,8 @@
 //!    close their connections.
 //! 7. **Timers** (`fire_timers`). [`Core::after`](crate::Core::after) and
 //!    [`Core::every`](crate::Core::every) callbacks that are due run in
-//!    deadline order. Steps 6 and 7 run only in a turn that woke at or after
-//!    the nearest deadline found in step 1, or in which something already
-//!    due was scheduled (`after` with no delay): in most turns nothing is
-//!    due, and one comparison says so.
+//!    deadline order. In most turns nothing is due, and a look at the top of
+//!    each heap says so.
 //! 8. **Posted work** (`run_posted`). Closures from
 //!    [`Handle::post`](crate::Handle::post) run, and a
 //!    [`Handle::stop`](crate::Handle::stop) is noticed. Then `stop_if_asked`

@@ -75,11 +75,6 @@ pub struct Server<S> {
     /// Some listener is marked readable: clients may wait in its backlog.
     /// Kept beside the listeners so the per-turn checks need not scan them.
     listener_ready: bool,
-    /// The earliest connection deadline, timer, accept back-off or drain
-    /// deadline when this turn began. Nothing can be due before it, so a
-    /// turn that wakes earlier skips firing deadlines and timers, unless
-    /// something scheduled during the turn is due already (`Core::due_now`).
-    nearest: Option<Instant>,
     /// The last sleep computed for `poll`, reused while fresh.
     sleep: Sleep,
 }
@@ -142,7 +137,6 @@ impl<S: 'static> Server<S> {
             quiet: Quiet::default(),
             drain_deadline: None,
             listener_ready: false,
-            nearest: None,
             sleep: Sleep {
                 nearest: now,
                 until: Duration::ZERO,
@@ -336,8 +330,10 @@ impl<S: 'static> Server<S> {
         }
         self.accept();
         self.drive_dirty();
-        if self.core.due_now || self.nearest.is_some_and(|at| at <= self.core.now) {
-            self.core.due_now = false;
+        // Most turns have nothing due: one look at the top of each heap says
+        // so (including what this turn scheduled, like `after(ZERO)`).
+        let core = &self.core;
+        if core.deadlines.is_due(core.now) || core.timers.is_due(core.now) {
             self.fire_deadlines();
             let timers_before = self.core.stats.timers_fired;
             self.fire_timers();
@@ -355,8 +351,7 @@ impl<S: 'static> Server<S> {
 
     /// How long `poll` may sleep, and why: zero when work is pending, else
     /// until the nearest deadline (timers, timeouts, accept back-off, drain),
-    /// capped by `max_wait`; forever if there is none. Remembers that
-    /// deadline in `nearest` for the turn.
+    /// capped by `max_wait`; forever if there is none.
     fn poll_timeout(&mut self, max_wait: Option<Duration>) -> (Option<Duration>, &'static str) {
         let core = &self.core;
         // A back-off that has passed is no reason to wake: either accepting
@@ -369,7 +364,6 @@ impl<S: 'static> Server<S> {
             earliest(core.deadlines.next_deadline(), core.timers.next_deadline()),
             earliest(paused, self.drain_deadline),
         );
-        self.nearest = nearest;
         let stop_pending = core.stop_requested && !core.stopping;
         if !core.dirty.is_empty() || !core.closed.is_empty() || stop_pending || self.can_accept() {
             return (Some(Duration::ZERO), "work pending");

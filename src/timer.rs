@@ -128,6 +128,12 @@ impl<S> Timers<S> {
         self.heap.peek().map(|Reverse((at, ..))| *at)
     }
 
+    /// Whether the earliest timer is due at `now` (possibly a cancelled
+    /// one, which firing then skips).
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
+        self.heap.peek().is_some_and(|Reverse((at, ..))| *at <= now)
+    }
+
     /// The scheduling order the next timer will get: timers scheduled from
     /// now on are not due in the current pass, whatever their deadline.
     pub(crate) fn watermark(&self) -> u64 {
@@ -232,6 +238,11 @@ impl Deadlines {
         if self.heap.len() > 2 * live + COMPACT_SLACK {
             self.heap.retain(|Reverse((at, id))| is_live(*id, *at));
         }
+    }
+
+    /// Whether the earliest entry is due at `now` (possibly a stale one).
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
+        self.heap.peek().is_some_and(|Reverse((at, _))| *at <= now)
     }
 
     /// Pops one entry due at `now`: `(when it was armed for, connection)`.
