@@ -271,7 +271,7 @@ pub fn run(config: &Config) -> std::io::Result<Summary> {
         .progress
         .then(|| core.every(second, |core| core.state().tick()));
     let whole_seconds = config.duration.as_secs();
-    core.after(config.duration, move |core| {
+    core.call_later(config.duration, move |core| {
         let load = core.state();
         if let Some(timer) = progress {
             // A tick due with this timer would come after it: print it here.

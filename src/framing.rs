@@ -1,7 +1,7 @@
 //! Ready-made framers: small functions a [`Protocol::frame`](crate::Protocol::frame)
 //! can return directly.
 
-use crate::protocol::Frame;
+use crate::api::protocol::Frame;
 
 /// One line, up to and including `\n` (so `\r\n` lines keep their `\r`).
 ///

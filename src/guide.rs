@@ -300,7 +300,7 @@
 //!    are removed, so no event in the batch can reach a newcomer that reused
 //!    the key.
 //!
-//! `turn` returns a [`Tick`](crate::Tick): why `poll` woke and what the turn
+//! `turn` returns a [`Turn`](crate::Turn): why `poll` woke and what the turn
 //! did. Stepping the loop by hand is how the tests (and chapter 7) watch it:
 //!
 //! ```

@@ -129,35 +129,23 @@
 #![cfg_attr(doctest, doc = include_str!("../README.md"))]
 #![forbid(unsafe_code)]
 
-mod accept;
-mod callbacks;
-mod config;
-mod connection;
+pub mod api;
+pub mod conn;
 pub mod cookbook;
-mod core;
-mod ctx;
-mod dispatch;
-mod drive;
 pub mod framing;
-mod handle;
-pub mod http;
-mod protocol;
-mod recorder;
-mod server;
-mod stats;
-mod tick;
-mod timer;
-mod token;
-
 pub mod guide;
+pub mod http;
+pub mod reactor;
+pub(crate) mod time;
 
-pub use crate::config::{AtCapacity, Builder, Config};
-pub use crate::core::{Core, SendError};
-pub use crate::ctx::Ctx;
-pub use crate::handle::Handle;
-pub use crate::protocol::{After, CloseReason, Frame, Protocol, Violation};
-pub use crate::server::Server;
-pub use crate::stats::Stats;
-pub use crate::tick::{Tick, WakeReason};
-pub use crate::timer::TimerId;
-pub use crate::token::ConnId;
+pub use crate::api::config::{AtCapacity, Builder, Config};
+pub use crate::api::ctx::Ctx;
+pub use crate::api::handle::Handle;
+pub use crate::api::protocol::{After, Frame, Protocol, Violation};
+pub use crate::api::stats::Stats;
+pub use crate::api::turn::{Turn, WakeReason};
+pub use crate::conn::close::CloseReason;
+pub use crate::conn::id::ConnId;
+pub use crate::reactor::core::{Core, SendError};
+pub use crate::reactor::server::Server;
+pub use crate::time::timers::TimerId;

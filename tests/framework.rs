@@ -123,7 +123,7 @@ fn core_broadcast_from_a_posted_closure_and_from_a_timer() {
     let (tx, rx) = mpsc::channel();
     server.handle.post(move |core| {
         let first = core.state()[0];
-        core.after(Duration::from_millis(1), move |core| {
+        core.call_later(Duration::from_millis(1), move |core| {
             let n = core.broadcast(b"timer\n", |id| id != first);
             let _ = tx.send(n);
         });
@@ -626,7 +626,7 @@ impl Protocol<Events> for AfterEof {
         writeln!(ctx, "rest {rest}").unwrap();
         let id = ctx.id();
         if rest == "close" {
-            ctx.after(Duration::from_millis(10), move |core| {
+            ctx.call_later(Duration::from_millis(10), move |core| {
                 core.send(id, b"late\n");
                 core.close(id);
             });

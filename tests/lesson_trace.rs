@@ -63,13 +63,13 @@ fn mark(text: &str) {
     LINES.lock().unwrap().push(format!("{MARK} {text}"));
 }
 
-/// One `turn()`, bracketed by marks, with the `Tick` it returned. (The
+/// One `turn()`, bracketed by marks, with the `Turn` it returned. (The
 /// ticks are checked as part of the trace.)
 fn turn(server: &mut Server<()>, why: &str) {
     mark(&format!("server.turn()  [{why}]"));
     let tick = server.turn(Some(MAX_WAIT)).expect("poll");
     mark(&format!(
-        "Tick: woke_by {:?}, events {}, accepted {}, requests {}, bytes in {} out {}, closed {}",
+        "Turn: woke_by {:?}, events {}, accepted {}, requests {}, bytes in {} out {}, closed {}",
         tick.woke_by,
         tick.events,
         tick.accepted,

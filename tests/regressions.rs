@@ -164,7 +164,7 @@ impl Protocol for Deferred {
         if line == b"slow\n" {
             let me = ctx.id();
             ctx.pause_reading(me);
-            ctx.after(Duration::ZERO, move |core| {
+            ctx.call_later(Duration::ZERO, move |core| {
                 core.send(me, b"SLOW\n");
                 core.resume_reading(me);
             });

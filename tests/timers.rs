@@ -42,24 +42,24 @@ fn one_shot_timers_fire_in_deadline_order_then_scheduling_order() {
     {
         // Before `run`, `now` is fixed, so equal delays are equal deadlines.
         let core = server.core();
-        core.after(Duration::from_millis(40), push("c1"));
-        core.after(Duration::from_millis(20), push("b"));
-        core.after(Duration::from_millis(40), push("c2"));
-        core.after(Duration::ZERO, push("a"));
-        core.after(Duration::from_millis(40), push("c3"));
-        core.after(Duration::from_millis(60), push("d"));
+        core.call_later(Duration::from_millis(40), push("c1"));
+        core.call_later(Duration::from_millis(20), push("b"));
+        core.call_later(Duration::from_millis(40), push("c2"));
+        core.call_later(Duration::ZERO, push("a"));
+        core.call_later(Duration::from_millis(40), push("c3"));
+        core.call_later(Duration::from_millis(60), push("d"));
         assert_eq!(core.timers_pending(), 6);
     }
     // More timers, scheduled from a closure posted by another thread: they
     // count from the turn the closure runs in, so they all come after "d".
     std::thread::spawn(move || {
         handle.post(|core| {
-            core.after(Duration::from_millis(80), |core| {
+            core.call_later(Duration::from_millis(80), |core| {
                 core.state().push("f");
                 core.stop();
             });
-            core.after(Duration::from_millis(70), push("e1"));
-            core.after(Duration::from_millis(70), push("e2"));
+            core.call_later(Duration::from_millis(70), push("e1"));
+            core.call_later(Duration::from_millis(70), push("e2"));
         });
     })
     .join()
@@ -96,7 +96,7 @@ fn repeating_timer_fires_n_times_then_cancels_itself() {
             assert!(core.cancel(me), "a repeating timer cancels itself");
             // Keep the loop running a few more intervals: a timer that was
             // not really cancelled would fire again meanwhile.
-            core.after(interval * 4, |core| core.stop());
+            core.call_later(interval * 4, |core| core.stop());
         }
     });
     server.core().state().timer = Some(id);
@@ -121,21 +121,21 @@ fn repeating_timer_fires_n_times_then_cancels_itself() {
 fn cancelled_timers_never_run_and_cancel_reports_it_once() {
     let mut server = Server::builder().build(Vec::<&'static str>::new()).unwrap();
     let core = server.core();
-    let early = core.after(Duration::from_millis(10), push("cancelled before run"));
+    let early = core.call_later(Duration::from_millis(10), push("cancelled before run"));
     assert!(core.cancel(early));
     assert!(!core.cancel(early), "second cancel finds nothing");
     // Probably reuses the cancelled timer's slot: the old id must not name it.
-    let reused = core.after(Duration::from_millis(15), push("reused"));
+    let reused = core.call_later(Duration::from_millis(15), push("reused"));
     assert!(!core.cancel(early), "an old id never names a later timer");
 
     // A timer cancelled from another timer's callback, before it is due.
-    let victim = core.after(Duration::from_millis(40), push("cancelled by x"));
-    core.after(Duration::from_millis(20), move |core| {
+    let victim = core.call_later(Duration::from_millis(40), push("cancelled by x"));
+    core.call_later(Duration::from_millis(20), move |core| {
         core.state().push("x");
         assert!(core.cancel(victim));
         assert!(!core.cancel(victim));
     });
-    let last = core.after(Duration::from_millis(60), |core| {
+    let last = core.call_later(Duration::from_millis(60), |core| {
         core.state().push("last");
         core.stop();
     });
@@ -220,7 +220,7 @@ fn panicking_timers_do_not_stop_the_loop() {
         || Echo2,
         |server| {
             let core = server.core();
-            core.after(Duration::ZERO, |_| panic!("one-shot timer boom (expected)"));
+            core.call_later(Duration::ZERO, |_| panic!("one-shot timer boom (expected)"));
             core.every(Duration::from_millis(10), |core| {
                 core.state().repeating_calls += 1;
                 if core.state().repeating_calls == 2 {
@@ -242,7 +242,7 @@ fn panicking_timers_do_not_stop_the_loop() {
     // intervals later and check the repeating one did not run meanwhile.
     let (tx, rx) = mpsc::channel();
     running.handle.post(move |core| {
-        core.after(Duration::from_millis(60), move |core| {
+        core.call_later(Duration::from_millis(60), move |core| {
             let _ = tx.send(core.state().repeating_calls);
         });
     });
@@ -280,7 +280,7 @@ fn no_busy_wakeups_while_waiting_for_a_timer() {
     let start = Instant::now();
     server
         .core()
-        .after(Duration::from_millis(300), |core| *core.state() = true);
+        .call_later(Duration::from_millis(300), |core| *core.state() = true);
 
     let mut turns = 0;
     while !*server.core().state() {
@@ -302,7 +302,7 @@ fn no_busy_wakeups_while_waiting_for_a_timer() {
     // spurious wake-ups. A loop spinning on a sub-millisecond rounding of the
     // timeout, or on a readiness it does not clear, would need far more.
     assert!(turns < 10, "{turns} turns in {elapsed:?}");
-    assert!(stats.wakeups < 10, "{} wakeups", stats.wakeups);
+    assert!(stats.turns < 10, "{} turns", stats.turns);
     assert_eq!(stats.timers_fired, 1);
 
     // Nothing was sent to the idle client.
@@ -323,7 +323,7 @@ impl twig::Protocol<u32> for EchoThenTimer {
 
     fn reply(&mut self, request: &[u8], ctx: &mut twig::Ctx<'_, u32>) -> twig::After {
         ctx.write(request);
-        ctx.after(Duration::ZERO, |core| *core.state() += 1);
+        ctx.call_later(Duration::ZERO, |core| *core.state() += 1);
         twig::After::KeepOpen
     }
 }

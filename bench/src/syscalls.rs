@@ -237,7 +237,7 @@ pub fn syscalls(bins: &Bins, opts: &Opts, report: &mut Report) -> io::Result<()>
         let n = opts.strace_requests * if conns == 1 { 1 } else { 5 };
         eprintln!("syscalls per request (perf), {conns} conn, {n} requests");
         let mut per_req: BTreeMap<Peer, Vec<f64>> = BTreeMap::new();
-        let mut wakeups: BTreeMap<Peer, Vec<f64>> = BTreeMap::new();
+        let mut turns: BTreeMap<Peer, Vec<f64>> = BTreeMap::new();
         let mut ctl: BTreeMap<Peer, Vec<f64>> = BTreeMap::new();
         let mut all: BTreeMap<Peer, Counts> = BTreeMap::new();
         // Wake-ups depend on timing (a server that keeps up wakes for fewer
@@ -263,7 +263,7 @@ pub fn syscalls(bins: &Bins, opts: &Opts, report: &mut Report) -> io::Result<()>
                 );
                 let per = |v: u64| v as f64 / n as f64;
                 per_req.entry(peer).or_default().push(per(total));
-                wakeups.entry(peer).or_default().push(per(waits));
+                turns.entry(peer).or_default().push(per(waits));
                 let calls = counts.get("epoll_ctl").map_or(0, |c| c.0) as f64;
                 ctl.entry(peer).or_default().push(calls);
                 all.insert(peer, counts);
@@ -271,7 +271,7 @@ pub fn syscalls(bins: &Bins, opts: &Opts, report: &mut Report) -> io::Result<()>
         }
         let label = format!("echo 64 B, {conns} conn (perf)");
         report.add(&label, "syscalls/request", Better::Lower, per_req);
-        report.add(&label, "wake-ups/request", Better::Neither, wakeups);
+        report.add(&label, "wake-ups/request", Better::Neither, turns);
         report.add(&label, "epoll_ctl calls (steady state)", Better::Lower, ctl);
         let _ = writeln!(
             section,

@@ -12,17 +12,14 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use slab::Slab;
 
-use crate::core::Core;
-use crate::token::ConnId;
-
 /// Stale heap entries tolerated before a compaction is worth its O(n).
-const COMPACT_SLACK: usize = 1024;
+pub(crate) const COMPACT_SLACK: usize = 1024;
 
-/// Names a scheduled timer, for [`Core::cancel`]. Never names a later timer,
+/// Names a scheduled timer, for [`Core::cancel`](crate::Core::cancel). Never names a later timer,
 /// even after this one fired and its slot was reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimerId {
@@ -36,36 +33,27 @@ impl fmt::Display for TimerId {
     }
 }
 
-/// A one-shot timer's callback.
-pub(crate) type OnceFn<S> = Box<dyn FnOnce(&mut Core<S>)>;
-/// A repeating timer's callback.
-pub(crate) type EveryFn<S> = Box<dyn FnMut(&mut Core<S>)>;
-
-/// A timer callback: runs on the loop thread with the whole core.
-pub(crate) enum Callback<S> {
-    Once(OnceFn<S>),
-    Every(EveryFn<S>, Duration),
-}
-
-struct Entry<S> {
+struct Entry<C> {
     generation: u32,
     /// `None` while the callback runs (it is moved out to be called with the
     /// core that owns this table).
-    callback: Option<Callback<S>>,
+    callback: Option<C>,
 }
 
-/// The user timers of one reactor.
-pub(crate) struct Timers<S> {
+/// The user timers of one reactor: a heap of deadlines over a slab of
+/// callbacks of type `C` (what a callback is, and what it is called with,
+/// is the reactor's business, not this table's).
+pub(crate) struct Timers<C> {
     /// `(deadline, seq, key, generation)`, earliest first.
     heap: BinaryHeap<Reverse<(Instant, u64, u32, u32)>>,
-    entries: Slab<Entry<S>>,
+    entries: Slab<Entry<C>>,
     /// Scheduling order, so equal deadlines fire first-scheduled first.
     seq: u64,
     next_generation: u32,
 }
 
-impl<S> Timers<S> {
-    pub(crate) fn new() -> Timers<S> {
+impl<C> Timers<C> {
+    pub(crate) fn new() -> Timers<C> {
         Timers {
             heap: BinaryHeap::new(),
             entries: Slab::new(),
@@ -74,7 +62,7 @@ impl<S> Timers<S> {
         }
     }
 
-    pub(crate) fn schedule(&mut self, deadline: Instant, callback: Callback<S>) -> TimerId {
+    pub(crate) fn schedule(&mut self, deadline: Instant, callback: C) -> TimerId {
         self.next_generation = self.next_generation.wrapping_add(1);
         let generation = self.next_generation;
         let key = self.entries.insert(Entry {
@@ -146,7 +134,7 @@ impl<S> Timers<S> {
         &mut self,
         now: Instant,
         watermark: u64,
-    ) -> Option<(TimerId, Instant, Callback<S>)> {
+    ) -> Option<(TimerId, Instant, C)> {
         while let Some(&Reverse((at, seq, key, generation))) = self.heap.peek() {
             if at > now || seq > watermark {
                 return None;
@@ -162,94 +150,22 @@ impl<S> Timers<S> {
         None
     }
 
-    /// After a callback ran: re-arm a repeating timer (unless it cancelled
-    /// itself meanwhile), forget a one-shot one.
-    pub(crate) fn finish(
-        &mut self,
-        id: TimerId,
-        previous: Instant,
-        now: Instant,
-        rest: Option<Callback<S>>,
-    ) {
+    /// After a callback ran: re-arm it at `again` (a repeating timer), or
+    /// forget it. A timer that cancelled itself meanwhile stays cancelled.
+    pub(crate) fn finish(&mut self, id: TimerId, again: Option<(Instant, C)>) {
         let alive =
             matches!(self.entries.get(id.key as usize), Some(e) if e.generation == id.generation);
         if !alive {
             return;
         }
-        match rest {
-            Some(Callback::Every(f, interval)) => {
-                // Keep the cadence (no drift), but never schedule into the past
-                // after a long stall: skip missed ticks instead of bursting.
-                let mut next = previous + interval;
-                if next <= now {
-                    next = now + interval;
-                }
-                self.entries[id.key as usize].callback = Some(Callback::Every(f, interval));
+        match again {
+            Some((next, callback)) => {
+                self.entries[id.key as usize].callback = Some(callback);
                 self.push(next, id.key, id.generation);
             }
-            _ => {
+            None => {
                 self.entries.remove(id.key as usize);
             }
-        }
-    }
-}
-
-/// The per-connection timeouts: at most one live heap entry per connection,
-/// re-armed lazily.
-///
-/// A connection stores its own current deadline; moving it *later* (the
-/// common case: a request completed) changes only that field. The heap entry
-/// stays where it was, and when it comes due the connection's real deadline
-/// is checked and re-pushed. Moving it *earlier* pushes a new entry.
-pub(crate) struct Deadlines {
-    heap: BinaryHeap<Reverse<(Instant, ConnId)>>,
-}
-
-impl Deadlines {
-    pub(crate) fn new() -> Deadlines {
-        Deadlines {
-            heap: BinaryHeap::new(),
-        }
-    }
-
-    /// Makes sure a wake-up comes no later than `deadline` for `id`; `armed`
-    /// is the connection's record of the earliest entry it has in the heap.
-    pub(crate) fn arm(&mut self, id: ConnId, deadline: Instant, armed: &mut Option<Instant>) {
-        if armed.is_none_or(|at| deadline < at) {
-            self.heap.push(Reverse((deadline, id)));
-            *armed = Some(deadline);
-        }
-    }
-
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _))| *at)
-    }
-
-    /// Drops the entries of connections that are gone (or re-armed earlier)
-    /// once they outnumber the live connections: without it, a server
-    /// churning through short connections would keep each one's idle
-    /// deadline for the whole idle timeout. `is_live(id, at)` says whether an
-    /// entry is still the one its connection counts on.
-    pub(crate) fn compact_if_mostly_stale(
-        &mut self,
-        live: usize,
-        is_live: impl Fn(ConnId, Instant) -> bool,
-    ) {
-        if self.heap.len() > 2 * live + COMPACT_SLACK {
-            self.heap.retain(|Reverse((at, id))| is_live(*id, *at));
-        }
-    }
-
-    /// Whether the earliest entry is due at `now` (possibly a stale one).
-    pub(crate) fn is_due(&self, now: Instant) -> bool {
-        self.heap.peek().is_some_and(|Reverse((at, _))| *at <= now)
-    }
-
-    /// Pops one entry due at `now`: `(when it was armed for, connection)`.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, ConnId)> {
-        match self.heap.peek() {
-            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse(e)| e),
-            _ => None,
         }
     }
 }
@@ -257,20 +173,22 @@ impl Deadlines {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn equal_deadlines_fire_in_scheduling_order_and_cancel_skips() {
-        let mut timers: Timers<()> = Timers::new();
+        let mut timers: Timers<u32> = Timers::new();
         let t0 = Instant::now();
-        let a = timers.schedule(t0, Callback::Once(Box::new(|_| {})));
-        let b = timers.schedule(t0, Callback::Once(Box::new(|_| {})));
-        let c = timers.schedule(t0, Callback::Once(Box::new(|_| {})));
+        let a = timers.schedule(t0, 0);
+        let b = timers.schedule(t0, 0);
+        let c = timers.schedule(t0, 0);
         assert!(timers.cancel(b));
         assert!(!timers.cancel(b), "second cancel finds nothing");
         let mark = timers.watermark();
         let (first, _, cb) = timers.pop_due(t0, mark).unwrap();
         assert_eq!(first, a);
-        timers.finish(first, t0, t0, Some(cb));
+        let _ = cb;
+        timers.finish(first, None);
         let (second, ..) = timers.pop_due(t0, mark).unwrap();
         assert_eq!(second, c);
         assert!(timers.pop_due(t0, mark).is_none());
@@ -278,20 +196,20 @@ mod tests {
 
     #[test]
     fn timers_scheduled_during_a_pass_wait_for_the_next_one() {
-        let mut timers: Timers<()> = Timers::new();
+        let mut timers: Timers<u32> = Timers::new();
         let t0 = Instant::now();
         let mark = timers.watermark();
-        timers.schedule(t0, Callback::Once(Box::new(|_| {})));
+        timers.schedule(t0, 0);
         assert!(timers.pop_due(t0, mark).is_none());
         assert!(timers.pop_due(t0, timers.watermark()).is_some());
     }
 
     #[test]
     fn cancelled_timers_do_not_pile_up_in_the_heap() {
-        let mut timers: Timers<()> = Timers::new();
+        let mut timers: Timers<u32> = Timers::new();
         let later = Instant::now() + Duration::from_secs(60);
         for _ in 0..10_000 {
-            let id = timers.schedule(later, Callback::Once(Box::new(|_| {})));
+            let id = timers.schedule(later, 0);
             assert!(timers.cancel(id));
         }
         assert_eq!(timers.len(), 0);
@@ -300,22 +218,5 @@ mod tests {
             "heap holds {}",
             timers.heap.len()
         );
-    }
-
-    #[test]
-    fn deadlines_only_push_when_moved_earlier() {
-        let mut d = Deadlines::new();
-        let id = ConnId {
-            key: 1,
-            generation: 1,
-        };
-        let t0 = Instant::now();
-        let mut armed = None;
-        d.arm(id, t0 + Duration::from_secs(5), &mut armed);
-        d.arm(id, t0 + Duration::from_secs(9), &mut armed);
-        assert_eq!(d.heap.len(), 1, "moving later writes no heap entry");
-        d.arm(id, t0 + Duration::from_secs(1), &mut armed);
-        assert_eq!(d.heap.len(), 2);
-        assert_eq!(d.next_deadline(), Some(t0 + Duration::from_secs(1)));
     }
 }

@@ -7,11 +7,12 @@ use std::net::SocketAddr;
 use log::{debug, trace, warn};
 use mio::net::{TcpListener, TcpStream};
 
-use crate::config::AtCapacity;
-use crate::core::Core;
-use crate::dispatch::Scratch;
-use crate::drive;
-use crate::protocol::Protocol;
+use crate::api::config::AtCapacity;
+use crate::api::protocol::Protocol;
+use crate::conn::machine::{Event, State};
+use crate::reactor::core::Core;
+use crate::reactor::drive::drive;
+use crate::reactor::protocols::Protocols;
 
 /// Creates a non-blocking listening socket: `socket`, `SO_REUSEADDR` (so a
 /// restarted server can bind while old connections sit in TIME_WAIT), `bind`,
@@ -37,7 +38,9 @@ pub(crate) type Factory<S> = Box<dyn FnMut() -> Box<dyn Protocol<S>>>;
 /// One listening socket and the protocol it serves.
 pub(crate) struct Listener<S> {
     pub socket: TcpListener,
+    /// The address it is bound to (for logs and `Server::local_addrs`).
     pub addr: SocketAddr,
+    /// Makes the protocol value for each connection accepted here.
     pub factory: Factory<S>,
     /// Edge-triggered: the backlog may hold clients until `accept` says
     /// `WouldBlock`. Stays set while accepting is paused or the server is full.
@@ -70,7 +73,8 @@ pub(crate) enum AcceptStop {
 pub(crate) fn accept_from<S>(
     listener: &mut Listener<S>,
     core: &mut Core<S>,
-    scratch: &mut Scratch,
+    protocols: &mut Protocols<S>,
+    scratch: &mut [u8],
     quiet: &mut Quiet,
 ) -> AcceptStop {
     for _ in 0..core.config.accept_budget {
@@ -86,6 +90,9 @@ pub(crate) fn accept_from<S>(
             }
             return AcceptStop::Idle;
         }
+        #[cfg(feature = "fault-injection")]
+        let result = crate::conn::fault::accept(|| listener.socket.accept());
+        #[cfg(not(feature = "fault-injection"))]
         let result = listener.socket.accept();
         trace!("{} accept() -> {}", listener.addr, Brief(&result));
         match result {
@@ -99,7 +106,7 @@ pub(crate) fn accept_from<S>(
             }
             Ok((stream, peer)) => {
                 quiet.exhausted = false;
-                add(listener, core, scratch, stream, peer)
+                add(listener, core, protocols, scratch, stream, peer)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 listener.readable = false;
@@ -140,7 +147,8 @@ fn is_exhaustion(e: &io::Error) -> bool {
 fn add<S>(
     listener: &mut Listener<S>,
     core: &mut Core<S>,
-    scratch: &mut Scratch,
+    protocols: &mut Protocols<S>,
+    scratch: &mut [u8],
     stream: TcpStream,
     peer: SocketAddr,
 ) {
@@ -148,22 +156,22 @@ fn add<S>(
     let protocol = match made {
         Ok(protocol) => protocol,
         Err(payload) => {
-            let why = crate::callbacks::panic_message(&*payload);
+            let why = crate::reactor::hooks::panic_message(&*payload);
             log::error!("{peer}: the protocol factory panicked: {why}; connection dropped");
             return;
         }
     };
-    let id = match core.insert(stream, peer, protocol, false) {
+    let id = match core.insert(stream, peer, State::ACCEPTED, false) {
         Ok(id) => id,
         Err(e) => {
             warn!("{peer}: cannot register the connection: {e}; dropped");
             return;
         }
     };
+    protocols.insert(id.key(), protocol);
     core.stats.accepted += 1;
     debug!("{id} {peer}: connected (via {})", listener.addr);
-    crate::callbacks::open_connection(core, scratch, id.key());
-    drive::drive(core, scratch, id);
+    drive(core, protocols, scratch, id, Event::Poke); // on_open, and what it wrote
 }
 
 /// Formats an accept result for trace narration.

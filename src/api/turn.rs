@@ -1,9 +1,9 @@
-//! [`Tick`]: what one turn of the loop did, for embedders stepping the loop
+//! [`Turn`]: what one turn of the loop did, for embedders stepping the loop
 //! with [`Server::turn`](crate::Server::turn) and for tests.
 
 use std::time::Duration;
 
-use crate::stats::Stats;
+use crate::api::stats::Stats;
 
 /// Why `poll` returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum WakeReason {
 
 /// What one loop turn did: differences of [`Stats`] over the turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tick {
+pub struct Turn {
     /// Why `poll` returned.
     pub woke_by: WakeReason,
     /// Readiness events handled.
@@ -48,14 +48,14 @@ pub struct Tick {
     pub busy: Duration,
 }
 
-impl Tick {
+impl Turn {
     pub(crate) fn between(
         woke_by: WakeReason,
         before: &Stats,
         after: &Stats,
         busy: Duration,
-    ) -> Tick {
-        Tick {
+    ) -> Turn {
+        Turn {
             woke_by,
             events: after.events - before.events,
             accepted: after.accepted - before.accepted,

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use log::warn;
 use mio::Waker;
 
-use crate::core::Core;
-use crate::token::ConnId;
+use crate::conn::id::ConnId;
+use crate::reactor::core::Core;
 
 /// A closure posted from another thread, run on the loop thread.
 pub(crate) type Job<S> = Box<dyn FnOnce(&mut Core<S>) + Send>;

@@ -5,8 +5,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 
-use crate::core::Core;
-use crate::token::ConnId;
+use crate::conn::id::ConnId;
+use crate::reactor::core::Core;
 
 /// The context of a protocol callback: the connection being served, and
 /// (through `Deref`) the [`Core`] with the shared state, other connections,
@@ -30,14 +30,14 @@ use crate::token::ConnId;
 ///     }
 /// }
 /// ```
+///
+/// What a callback writes ([`write`](Ctx::write), `write!`, or
+/// [`Core::send`] to its own id) is its reply, sent when it returns, in the
+/// order written. In [`on_close`](crate::Protocol::on_close) it is discarded.
 pub struct Ctx<'a, S = ()> {
     pub(crate) core: &'a mut Core<S>,
     pub(crate) id: ConnId,
     pub(crate) peer: SocketAddr,
-    /// Where this connection's reply goes: the loop's scratch reply buffer
-    /// (written to the socket right after the callback), or a sink that
-    /// discards, in `on_close`.
-    pub(crate) out: &'a mut Vec<u8>,
 }
 
 impl<S> Ctx<'_, S> {
@@ -56,72 +56,21 @@ impl<S> Ctx<'_, S> {
     /// socket as soon as the callback returns (with the replies to any other
     /// requests answered in the same batch).
     pub fn write(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
+        self.core.reply.extend_from_slice(bytes);
     }
 
     /// The reply buffer itself, to encode into without a temporary. It may
     /// already hold the replies to earlier requests of the same batch:
     /// append, never clear.
     pub fn output(&mut self) -> &mut Vec<u8> {
-        self.out
+        &mut self.core.reply
     }
 
     /// The shared state and this connection's reply buffer at once, to
     /// write a reply straight from the state without copying it first.
     pub fn state_and_output(&mut self) -> (&mut S, &mut Vec<u8>) {
-        (self.core.state(), self.out)
-    }
-
-    /// Like [`Core::try_send`], but sending to this connection itself
-    /// appends to its reply, in order (and is never full). That fails with
-    /// [`SendError::Gone`](crate::SendError::Gone) once the connection's
-    /// write side is shut, as the bytes could not be sent.
-    ///
-    /// # Errors
-    /// As [`Core::try_send`].
-    pub fn try_send(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), crate::SendError> {
-        if id == self.id {
-            if !self.reply_reaches_peer() {
-                self.core.stats.dropped_commands += 1;
-                return Err(crate::SendError::Gone);
-            }
-            self.write(bytes);
-            Ok(())
-        } else {
-            self.core.try_send(id, bytes)
-        }
-    }
-
-    /// Like [`Core::send`], but sending to this connection itself appends to
-    /// its reply, in order (false once its write side is shut).
-    pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> bool {
-        if id == self.id {
-            self.try_send(id, bytes).is_ok()
-        } else {
-            self.core.send(id, bytes)
-        }
-    }
-
-    /// Whether what is written to this reply now can still reach the peer:
-    /// not once the write side is shut (after [`Core::shutdown_write`] took
-    /// effect), the connection closed, or in `on_close`.
-    fn reply_reaches_peer(&self) -> bool {
-        self.core.live(self.id).is_some_and(|c| !c.write_shut)
-    }
-}
-
-impl<S> Ctx<'_, S> {
-    /// Like [`Core::broadcast`], but the calling connection, if `filter`
-    /// picks it, gets the bytes appended to its reply. Returns how many
-    /// connections were sent to.
-    pub fn broadcast(&mut self, bytes: &[u8], mut filter: impl FnMut(ConnId) -> bool) -> usize {
-        let me = self.id;
-        let mut sent = self.core.broadcast(bytes, |id| id != me && filter(id));
-        if filter(me) && self.reply_reaches_peer() {
-            self.write(bytes);
-            sent += 1;
-        }
-        sent
+        let core = &mut *self.core;
+        (&mut core.state, &mut core.reply)
     }
 }
 
@@ -141,7 +90,7 @@ impl<S> DerefMut for Ctx<'_, S> {
 /// `write!(ctx, ...)` appends formatted text to the reply.
 impl<S> io::Write for Ctx<'_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.extend_from_slice(buf);
+        self.core.reply.extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -1,6 +1,7 @@
 //! Calling user code safely: every protocol hook, timer and posted closure
 //! runs through [`guarded`], so a panic closes only what it belongs to and a
-//! callback that blocks the loop is named in a warning.
+//! callback that blocks the loop is named in a warning. A hook's reply is
+//! then written at once ([`deliver`]).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -8,95 +9,90 @@ use std::time::Instant;
 
 use log::{debug, error, warn};
 
-use crate::connection::State;
-use crate::core::Core;
-use crate::ctx::Ctx;
-use crate::dispatch::{Scratch, deliver};
-use crate::protocol::{After, CloseReason, Protocol};
-use crate::token::ConnId;
+use crate::api::ctx::Ctx;
+use crate::api::protocol::Protocol;
+use crate::conn::close::CloseReason;
+use crate::conn::id::ConnId;
+use crate::conn::machine::Wrote;
+use crate::conn::socket::{self, WriteOutcome};
+use crate::reactor::core::Core;
+use crate::reactor::protocols::Protocols;
 
-/// Calls one protocol hook for connection `key` with a context, then sends
-/// what it wrote. A panic closes the connection. Returns the hook's value,
-/// or `None` if it panicked (or the connection had no protocol).
+/// Calls one protocol hook for connection `key` with a context, then writes
+/// what it wrote. Returns the hook's value and what became of its reply, or
+/// `None` if it panicked (the connection is then closed, its protocol
+/// dropped) or the connection has no protocol.
 pub(crate) fn call<S, T>(
     core: &mut Core<S>,
-    scratch: &mut Scratch,
+    protocols: &mut Protocols<S>,
     key: usize,
     what: &str,
     hook: impl FnOnce(&mut dyn Protocol<S>, &mut Ctx<'_, S>) -> T,
-) -> Option<T> {
-    let conn = &mut core.conns[key];
+) -> Option<(T, Wrote, usize)> {
+    let conn = &core.conns[key];
     let (id, peer) = (conn.id, conn.peer);
-    let mut protocol = conn.protocol.take()?;
-    let out = &mut scratch.output;
+    let protocol = protocols.get(key)?;
     core.dispatching = Some(id);
     let result = guarded(core, Who(id, peer), what, |core| {
-        hook(
-            &mut *protocol,
-            &mut Ctx {
-                core,
-                id,
-                peer,
-                out: &mut *out,
-            },
-        )
+        hook(protocol, &mut Ctx { core, id, peer })
     });
     core.dispatching = None;
-    let conn = &mut core.conns[key];
-    if result.is_some() {
-        conn.protocol = Some(protocol);
-        if !matches!(conn.state, State::Closed(_)) {
-            deliver(core, key, out);
+    match result {
+        Some(value) => {
+            let (wrote, n) = deliver(core, key);
+            Some((value, wrote, n))
         }
+        None => {
+            protocols.remove(key); // its state may be half-updated: never call it again
+            // Replies to requests answered before the panic still go out (as
+            // far as the socket takes them at once).
+            deliver(core, key);
+            core.abort(key, CloseReason::Panic);
+            None
+        }
+    }
+}
+
+/// Writes the reply a callback just produced (the core's reply buffer) at
+/// once, the optimistic write; only what the socket does not take is copied
+/// into the connection's own buffer, behind anything it already owes.
+/// Returns what became of it, and how many bytes were written.
+pub(crate) fn deliver<S>(core: &mut Core<S>, key: usize) -> (Wrote, usize) {
+    if core.reply.is_empty() {
+        return (Wrote::Nothing, 0);
+    }
+    let conn = &mut core.conns[key];
+    let reply = &mut core.reply;
+    let result = if !conn.state.may_reply() {
+        debug!(
+            "{} {}: write side shut, {} reply bytes dropped",
+            conn.id,
+            conn.peer,
+            reply.len()
+        );
+        (Wrote::Dropped, 0)
+    } else if conn.owed() > 0 || !conn.state.can_write_now() {
+        // Behind what is owed (bytes go out in the order they were handed
+        // over), or until the socket can take them.
+        if conn.owed() == 0 {
+            conn.since = core.now; // the write timeout starts
+        }
+        conn.queue(reply);
+        (Wrote::Queued, 0)
     } else {
-        core.mark_closed(key, CloseReason::Panic);
-    }
-    out.clear();
-    result
-}
-
-/// Calls `on_open` for a connection just accepted (or connected), and sends
-/// what it wrote.
-pub(crate) fn open_connection<S>(core: &mut Core<S>, scratch: &mut Scratch, key: usize) {
-    call(core, scratch, key, "on_open", |protocol, ctx| {
-        protocol.on_open(ctx)
-    });
-}
-
-/// The peer sent EOF: hand the protocol what is left of the input, and close
-/// unless it keeps the half-closed connection open.
-pub(crate) fn end_of_input<S>(core: &mut Core<S>, scratch: &mut Scratch, key: usize) {
-    let rest = std::mem::take(&mut core.conns[key].input);
-    let after = call(core, scratch, key, "on_eof", |protocol, ctx| {
-        protocol.on_eof(&rest, ctx)
-    });
-    let conn = &mut core.conns[key];
-    if after == Some(After::Close) && !matches!(conn.state, State::Closed(_) | State::Closing(_)) {
-        if !rest.is_empty() {
-            debug!(
-                "{} {}: peer closed mid-request, {} bytes unanswered",
-                conn.id,
-                conn.peer,
-                rest.len()
-            );
+        match socket::write(&mut conn.socket, conn.id, &mut conn.recorder, reply) {
+            (n, WriteOutcome::Done) => (Wrote::All, n),
+            (n, WriteOutcome::Blocked) => {
+                conn.queue(&reply[n..]);
+                conn.since = core.now;
+                (Wrote::Blocked, n)
+            }
+            (n, WriteOutcome::Failed(reason)) => (Wrote::Failed(reason), n),
         }
-        conn.set_state(State::Closing(CloseReason::Eof));
-    }
-}
-
-/// An outbound connect failed: tell the protocol, then close.
-pub(crate) fn connect_failed<S>(
-    core: &mut Core<S>,
-    scratch: &mut Scratch,
-    key: usize,
-    error: std::io::Error,
-) {
-    let conn = &core.conns[key];
-    log::warn!("{} connect to {} failed: {error}", conn.id, conn.peer);
-    call(core, scratch, key, "on_connect_failed", |protocol, ctx| {
-        protocol.on_connect_failed(&error, ctx)
-    });
-    core.mark_closed(key, CloseReason::ConnectFailed);
+    };
+    core.stats.bytes_out += result.1 as u64;
+    reply.clear();
+    result
 }
 
 /// Names a connection in log lines: `#key.generation peer`.

@@ -3,8 +3,6 @@
 use std::io;
 use std::time::Duration;
 
-use crate::server::Server;
-
 /// What the server does with new clients while it is at
 /// [`Config::max_connections`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +16,9 @@ pub enum AtCapacity {
     Refuse,
 }
 
-/// Every limit and timeout of a [`Server`]. Build one with [`Server::builder`].
+/// Every limit and timeout of a [`Server`](crate::Server), as
+/// [`Core::config`](crate::Core::config) shows it. Set them with the
+/// [`Builder`] ([`Server::builder`](crate::Server::builder)).
 ///
 /// A `None` timeout disables it.
 #[derive(Debug, Clone)]
@@ -49,8 +49,8 @@ pub struct Config {
     /// kernel's `net.core.somaxconn`). While the server is full, new clients
     /// wait here.
     pub listen_backlog: u32,
-    /// Close a connection with no request in progress after this long
-    /// without a complete request (default 60 s).
+    /// Close a connection that has received no byte for this long, whether
+    /// or not a request is in progress (default 60 s).
     pub idle_timeout: Option<Duration>,
     /// Close a connection whose request has started but is not complete after
     /// this long (default 30 s): a client dribbling bytes cannot hold a slot.
@@ -101,8 +101,8 @@ impl Default for Config {
     }
 }
 
-/// Builds a [`Server`]: set limits, then [`build`](Builder::build) with the
-/// shared application state.
+/// Builds a [`Server`](crate::Server): set limits, then
+/// [`build`](Builder::build) with the shared application state.
 ///
 /// ```
 /// use std::time::Duration;
@@ -192,49 +192,46 @@ impl Builder {
     pub fn config(&self) -> &Config {
         &self.config
     }
+}
 
-    /// Creates the server (its `epoll` instance and waker) owning `state`,
-    /// the application state every callback reaches as `&mut S`.
-    ///
-    /// # Errors
-    /// Fails if the OS cannot create the poll instance or waker, or if a
-    /// size limit is zero.
-    pub fn build<S: 'static>(self, state: S) -> io::Result<Server<S>> {
-        let c = &self.config;
-        for (name, value) in [
-            ("max_connections", c.max_connections),
-            ("max_output", c.max_output),
-            ("max_request_size", c.max_request_size),
-            ("read_buffer_size", c.read_buffer_size),
-            ("io_budget", c.io_budget),
-            ("accept_budget", c.accept_budget),
-        ] {
-            if value == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("twig: {name} must be greater than zero"),
-                ));
-            }
+/// The builder's configuration, checked (no size limit is zero) and with
+/// every duration clamped so that adding it to an `Instant` cannot
+/// overflow.
+pub(crate) fn validated(builder: Builder) -> io::Result<Config> {
+    let c = &builder.config;
+    for (name, value) in [
+        ("max_connections", c.max_connections),
+        ("max_output", c.max_output),
+        ("max_request_size", c.max_request_size),
+        ("read_buffer_size", c.read_buffer_size),
+        ("io_budget", c.io_budget),
+        ("accept_budget", c.accept_budget),
+    ] {
+        if value == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("twig: {name} must be greater than zero"),
+            ));
         }
-        let mut config = self.config;
-        for timeout in [
-            &mut config.idle_timeout,
-            &mut config.request_timeout,
-            &mut config.write_timeout,
-            &mut config.slow_callback,
-        ] {
-            *timeout = timeout.map(clamp);
-        }
-        for duration in [
-            &mut config.connect_timeout,
-            &mut config.linger_timeout,
-            &mut config.drain_timeout,
-            &mut config.accept_backoff,
-        ] {
-            *duration = clamp(*duration);
-        }
-        Server::with_config(config, state)
     }
+    let mut config = builder.config;
+    for timeout in [
+        &mut config.idle_timeout,
+        &mut config.request_timeout,
+        &mut config.write_timeout,
+        &mut config.slow_callback,
+    ] {
+        *timeout = timeout.map(clamp);
+    }
+    for duration in [
+        &mut config.connect_timeout,
+        &mut config.linger_timeout,
+        &mut config.drain_timeout,
+        &mut config.accept_backoff,
+    ] {
+        *duration = clamp(*duration);
+    }
+    Ok(config)
 }
 
 /// The longest delay twig schedules (ten years): longer ones, up to

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::ctx::Ctx;
+use crate::api::ctx::Ctx;
+use crate::conn::close::CloseReason;
 
 /// A user protocol: framing plus replies, one value per connection.
 ///
@@ -120,94 +121,5 @@ impl fmt::Display for Violation {
             Violation::TooLarge { limit } => write!(f, "request larger than {limit} bytes"),
             Violation::Invalid(why) => write!(f, "invalid request: {why}"),
         }
-    }
-}
-
-/// Why a connection ended. Each reason is counted in
-/// [`Stats`](crate::Stats).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CloseReason {
-    /// The peer closed its side and nothing was owed (or all was flushed).
-    Eof,
-    /// The protocol said [`After::Close`] (or code closed it through the
-    /// context), and the reply was flushed.
-    Done,
-    /// The peer reset the connection (or the pipe broke).
-    Reset,
-    /// No complete request arrived within the idle timeout.
-    IdleTimeout,
-    /// A request was started but not completed within the request timeout.
-    RequestTimeout,
-    /// A reply could not be flushed within the write timeout.
-    WriteTimeout,
-    /// The peer broke the protocol ([`Protocol::on_violation`] was called).
-    Violation,
-    /// The connection's output grew past the output limit (a client that
-    /// does not read what it is sent).
-    OutputLimit,
-    /// A socket error other than a reset.
-    Error,
-    /// User protocol code panicked.
-    Panic,
-    /// The server shut down.
-    Shutdown,
-    /// An outbound connection could not be established
-    /// ([`Protocol::on_connect_failed`] said why).
-    ConnectFailed,
-}
-
-impl CloseReason {
-    /// Every reason, in a fixed order (the order of [`Stats`](crate::Stats)'s
-    /// per-reason counters).
-    pub const ALL: [CloseReason; 12] = [
-        CloseReason::Eof,
-        CloseReason::Done,
-        CloseReason::Reset,
-        CloseReason::IdleTimeout,
-        CloseReason::RequestTimeout,
-        CloseReason::WriteTimeout,
-        CloseReason::Violation,
-        CloseReason::OutputLimit,
-        CloseReason::Error,
-        CloseReason::Panic,
-        CloseReason::Shutdown,
-        CloseReason::ConnectFailed,
-    ];
-
-    /// A short lowercase name, used in logs and the summary line.
-    pub fn name(self) -> &'static str {
-        match self {
-            CloseReason::Eof => "eof",
-            CloseReason::Done => "done",
-            CloseReason::Reset => "reset",
-            CloseReason::IdleTimeout => "idle-timeout",
-            CloseReason::RequestTimeout => "request-timeout",
-            CloseReason::WriteTimeout => "write-timeout",
-            CloseReason::Violation => "violation",
-            CloseReason::OutputLimit => "output-limit",
-            CloseReason::Error => "error",
-            CloseReason::Panic => "panic",
-            CloseReason::Shutdown => "shutdown",
-            CloseReason::ConnectFailed => "connect-failed",
-        }
-    }
-
-    /// True for endings a healthy client causes ([`Eof`](CloseReason::Eof),
-    /// [`Done`](CloseReason::Done), [`Shutdown`](CloseReason::Shutdown)).
-    pub fn is_normal(self) -> bool {
-        matches!(
-            self,
-            CloseReason::Eof | CloseReason::Done | CloseReason::Shutdown
-        )
-    }
-
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }

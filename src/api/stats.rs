@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::protocol::CloseReason;
+use crate::conn::close::CloseReason;
 
 /// What the server has done since it was built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,8 +33,8 @@ pub struct Stats {
     pub bytes_in: u64,
     /// Bytes written to peers.
     pub bytes_out: u64,
-    /// Times `poll` returned.
-    pub wakeups: u64,
+    /// Loop turns: times `poll` returned.
+    pub turns: u64,
     /// Readiness events received from `poll`.
     pub events: u64,
     /// Events for a connection that had already closed (generation guard).
@@ -64,14 +64,14 @@ impl fmt::Display for Stats {
         write!(
             f,
             "accepted {} (refused {}), active {}, requests {}, in {} B, out {} B, \
-             wakeups {}, events {}, closed {}",
+             turns {}, events {}, closed {}",
             self.accepted,
             self.refused,
             self.active,
             self.requests,
             self.bytes_in,
             self.bytes_out,
-            self.wakeups,
+            self.turns,
             self.events,
             self.closed_total(),
         )?;

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::connection::State;
+use crate::conn::machine::Life;
 
 /// How many marks a connection remembers (a power of two).
 const CAPACITY: usize = 16;
@@ -33,7 +33,7 @@ pub(crate) enum Mark {
     /// This many requests answered in one batch.
     Answered(u32),
     /// The connection moved to this state.
-    To(State),
+    To(Life),
 }
 
 /// The readiness flags of one event, packed.

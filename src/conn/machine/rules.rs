@@ -1,0 +1,301 @@
+//! The transitions: [`next`] applies one event, settles the transitions
+//! that need no event, then says what to do in the state reached. Every
+//! rule of the connection's life is in this file.
+
+use super::{
+    Action, Command, Ending, Event, Input, Life, Output, ReadEdge, Ready, Relay, State, Timeout,
+    WriteEdge, Wrote,
+};
+use crate::conn::close::CloseReason;
+
+/// The machine: the state after `event`, and the one action the driver
+/// carries out next (whose outcome is the next event).
+pub fn next(state: State, event: Event) -> (State, Action) {
+    if let Some(failed) = connect_failure(state, event) {
+        return failed;
+    }
+    let state = settle(apply(state, event));
+    (state, decide(&state))
+}
+
+/// Which timeout applies in `state`.
+pub fn timeout(state: &State) -> Timeout {
+    match state.life {
+        Life::Connecting => Timeout::Connect,
+        Life::Opening | Life::Open | Life::Draining if !state.is_owing() => Timeout::Input,
+        Life::Opening | Life::Open | Life::Draining | Life::Closing(_) => Timeout::Write,
+        Life::Lingering(_) => Timeout::Linger,
+        Life::Closed(_) => Timeout::None,
+    }
+}
+
+/// An outbound connect that failed, or timed out: the protocol hears of it
+/// (`on_connect_failed`), then the connection closes.
+fn connect_failure(state: State, event: Event) -> Option<(State, Action)> {
+    let failed = matches!(
+        (state.life, event),
+        (
+            Life::Connecting,
+            Event::Connected(Some(false)) | Event::Deadline(_)
+        )
+    );
+    failed.then_some((
+        State {
+            life: Life::Closed(CloseReason::ConnectFailed),
+            ..state
+        },
+        Action::ConnectFailed,
+    ))
+}
+
+/// The state after one event, before settling.
+fn apply(mut s: State, event: Event) -> State {
+    if !s.is_live() {
+        return s; // closed is final: stale outcomes change nothing
+    }
+    match event {
+        Event::Poke => {}
+        Event::Ready { read, write, hup } => {
+            if hup {
+                s.ready.read = ReadEdge::Hup;
+            } else if read && s.ready.read == ReadEdge::Drained {
+                s.ready.read = ReadEdge::Pending;
+            }
+            if write {
+                s.ready.write = WriteEdge::Pending;
+            }
+        }
+        Event::Read { short } => {
+            // On Linux a TCP read shorter than the buffer means the receive
+            // queue is empty now, so the next read would only say
+            // WouldBlock: skip that syscall. Not once the FIN was reported:
+            // its edge is spent, so read on to see the 0.
+            if short && s.ready.read == ReadEdge::Pending {
+                s.ready.read = ReadEdge::Drained;
+            }
+            if s.input == Input::Reading && !matches!(s.life, Life::Lingering(_)) {
+                s.input = Input::Unanswered;
+            }
+        }
+        Event::ReadEof => {
+            s.ready.read = ReadEdge::Drained;
+            match s.life {
+                Life::Lingering(reason) => s.life = Life::Closed(reason),
+                _ => s.input = Input::Eof,
+            }
+        }
+        Event::ReadBlocked => s.ready.read = ReadEdge::Drained,
+        Event::WroteAll => s = wrote(s, Wrote::All),
+        Event::WrotePart => {} // still owing; the driver continues next turn
+        Event::WriteBlocked => s = wrote(s, Wrote::Blocked),
+        Event::Abort(reason) | Event::Deadline(reason) => {
+            s.life = match s.life {
+                Life::Lingering(own) => Life::Closed(own),
+                _ => Life::Closed(reason),
+            }
+        }
+        Event::Answered { ending, wrote: w } => {
+            s = wrote(s, w);
+            match ending {
+                Ending::Waiting if s.input == Input::Unanswered => s.input = Input::Reading,
+                Ending::Waiting | Ending::Backpressure => {}
+                Ending::Close => s.life = closing(s.life, CloseReason::Done),
+                Ending::Violation => s.life = closing(s.life, CloseReason::Violation),
+            }
+        }
+        Event::HookDone(w) => {
+            // The hook that was due has run: on_open, or on_drained.
+            if s.life == Life::Opening {
+                s.life = Life::Open;
+            } else if s.output == Output::Drained {
+                s.output = Output::Idle;
+            }
+            s = wrote(s, w);
+        }
+        Event::EofHandled {
+            keep_open,
+            wrote: w,
+        } => {
+            s = wrote(s, w);
+            if keep_open {
+                s.input = Input::HalfClosed;
+            } else {
+                s.life = closing(s.life, CloseReason::Eof);
+            }
+        }
+        Event::Connected(None) => s.ready.write = WriteEdge::Full, // spurious edge
+        Event::Connected(Some(_)) => s.life = Life::Opening,
+        Event::ShutDone => s.output = Output::Shut,
+        Event::SocketError(Some(reason)) => s.life = Life::Closed(reason),
+        Event::SocketError(None) => s.ready.read = ReadEdge::Drained,
+        Event::Command(command) => s = command_(s, command),
+    }
+    s
+}
+
+/// A command from user code.
+fn command_(mut s: State, command: Command) -> State {
+    match command {
+        Command::Close => {
+            s.life = match s.life {
+                // Nothing was sent yet: there is nothing to flush.
+                Life::Connecting => Life::Closed(CloseReason::Done),
+                life => closing(life, CloseReason::Done),
+            }
+        }
+        Command::Pause => {
+            if matches!(s.input, Input::Reading | Input::Unanswered) {
+                s.input = Input::Paused;
+            }
+        }
+        Command::Resume => {
+            if s.input == Input::Paused {
+                s.input = Input::Unanswered; // answer what waits first
+            }
+        }
+        Command::ShutWrite => {
+            s.output = match s.output {
+                Output::Idle | Output::Drained => Output::Shutting,
+                Output::Owing => Output::ShutAfterFlush,
+                other => other,
+            }
+        }
+        Command::SetRelay(relay) => s.relay = relay,
+        Command::Queued => {
+            if matches!(s.output, Output::Idle | Output::Drained) {
+                s.output = Output::Owing;
+            }
+        }
+        Command::Stop => match s.life {
+            Life::Connecting => s.life = Life::Closed(CloseReason::Shutdown),
+            Life::Opening | Life::Open => {
+                s.life = Life::Draining;
+                // Look once more for requests that already arrived: they are
+                // answered; then the connection closes.
+                if s.ready.read == ReadEdge::Drained {
+                    s.ready.read = ReadEdge::Pending;
+                }
+            }
+            _ => {}
+        },
+    }
+    s
+}
+
+/// The write half after a write of owed bytes or of a fresh reply.
+fn wrote(mut s: State, wrote: Wrote) -> State {
+    match wrote {
+        Wrote::Nothing | Wrote::Dropped => {}
+        Wrote::All => {
+            s.output = match s.output {
+                Output::Owing => Output::Drained,
+                Output::ShutAfterFlush => Output::Shutting,
+                other => other,
+            }
+        }
+        Wrote::Blocked => {
+            s.ready.write = WriteEdge::Full;
+            s.output = owing(s.output);
+        }
+        Wrote::Queued => s.output = owing(s.output),
+        Wrote::Failed(reason) => s.life = Life::Closed(reason),
+    }
+    s
+}
+
+/// The write half once bytes are owed.
+fn owing(output: Output) -> Output {
+    match output {
+        Output::Idle | Output::Drained | Output::Owing => Output::Owing,
+        Output::Shutting | Output::ShutAfterFlush => Output::ShutAfterFlush,
+        Output::Shut => Output::Shut,
+    }
+}
+
+/// Starts closing for `reason`, unless already closing (the first reason wins).
+fn closing(life: Life, reason: CloseReason) -> Life {
+    match life {
+        Life::Opening | Life::Open | Life::Draining => Life::Closing(reason),
+        other => other,
+    }
+}
+
+/// The transitions that need no event: they follow from the state alone.
+fn settle(mut s: State) -> State {
+    match s.life {
+        Life::Open | Life::Draining => {
+            let stopping = s.life == Life::Draining;
+            let done = match s.input {
+                // Both directions are done.
+                Input::HalfClosed if s.output == Output::Shut => Some(CloseReason::Done),
+                // Stopping: nothing more is awaited from these.
+                Input::HalfClosed | Input::Paused if stopping => Some(CloseReason::Shutdown),
+                Input::Reading if stopping && s.ready.read == ReadEdge::Drained => {
+                    Some(CloseReason::Shutdown)
+                }
+                _ => None,
+            };
+            if let Some(reason) = done {
+                s.life = Life::Closing(reason);
+                return settle(s);
+            }
+        }
+        Life::Closing(reason) if s.output == Output::Shut => {
+            s.life = if matches!(s.input, Input::Eof | Input::HalfClosed) {
+                Life::Closed(reason) // the peer has closed its side already
+            } else {
+                Life::Lingering(reason)
+            };
+        }
+        _ => {}
+    }
+    s
+}
+
+/// What to do in a settled state.
+fn decide(s: &State) -> Action {
+    let writable = s.ready.write == WriteEdge::Pending;
+    let readable = s.ready.read != ReadEdge::Drained;
+    match s.life {
+        Life::Closed(reason) => Action::Close(reason),
+        Life::Connecting if writable => Action::CheckConnect,
+        Life::Connecting => Action::Wait,
+        Life::Opening => Action::CallOnOpen,
+        Life::Lingering(_) if readable => Action::Discard,
+        Life::Lingering(_) => Action::Wait,
+        Life::Closing(_) => match s.output {
+            Output::Owing | Output::ShutAfterFlush if writable => Action::Flush,
+            Output::Owing | Output::ShutAfterFlush => Action::Wait,
+            Output::Idle | Output::Drained | Output::Shutting => Action::ShutWrite,
+            Output::Shut => Action::Wait, // settled into Lingering or Closed
+        },
+        Life::Open | Life::Draining => {
+            match s.output {
+                Output::Owing | Output::ShutAfterFlush if writable => return Action::Flush,
+                Output::Drained => return Action::CallOnDrained,
+                Output::Shutting => return Action::ShutWrite,
+                _ => {}
+            }
+            // Owing: write before reading (backpressure for free), unless
+            // relaying.
+            let may_read = !s.is_owing() || s.relay == Relay::ReadWhileOwing;
+            match s.input {
+                _ if !may_read => Action::Wait,
+                Input::Unanswered => Action::Answer,
+                Input::Reading if readable => Action::Read,
+                Input::Eof => Action::CallOnEof,
+                // A new edge after EOF: the peer may have reset.
+                Input::HalfClosed if readable => Action::CheckError,
+                Input::Reading | Input::HalfClosed | Input::Paused => Action::Wait,
+            }
+        }
+    }
+}
+
+impl Ready {
+    /// Both edges used up.
+    pub const NONE: Ready = Ready {
+        read: ReadEdge::Drained,
+        write: WriteEdge::Full,
+    };
+}

@@ -1,0 +1,22 @@
+//! The connection layer: what one connection is and how it moves.
+//!
+//! - [`machine`]: its states as data and the pure transition function; no
+//!   I/O (the heart of the lesson, tested as a table);
+//! - [`connection`]: its socket, buffers and clocks;
+//! - [`socket`]: the syscalls it makes, narrated;
+//! - [`id`]: the generation-tagged ids and their `mio::Token`s;
+//! - [`close`]: why a connection ended;
+//! - [`recorder`]: its flight recorder.
+//!
+//! Nothing here knows the protocol, the slab or the poll: the reactor above
+//! drives a connection by feeding its machine events and carrying out the
+//! actions it returns.
+
+pub mod close;
+pub(crate) mod connection;
+#[cfg(feature = "fault-injection")]
+pub(crate) mod fault;
+pub mod id;
+pub mod machine;
+pub(crate) mod recorder;
+pub(crate) mod socket;

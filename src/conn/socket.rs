@@ -1,0 +1,173 @@
+//! The syscalls a connection makes, each narrated at trace level and noted
+//! in the flight recorder: `read`, `write`, `shutdown`, and the two
+//! questions asked of a socket (`SO_ERROR`, `getpeername`). With the
+//! `fault-injection` feature, [`fault`](crate::conn::fault) sits under
+//! `read` and `write` here.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+
+use log::trace;
+use mio::net::TcpStream;
+
+use crate::conn::close::CloseReason;
+use crate::conn::id::ConnId;
+use crate::conn::recorder::{Mark, Recorder};
+
+/// What one `read` said.
+pub(crate) enum ReadOutcome {
+    /// `n` bytes.
+    Data(usize),
+    /// The peer closed its write side (a 0-byte read).
+    Eof,
+    /// Nothing to read now (the edge is used up).
+    WouldBlock,
+    /// A fatal error: the reason to close with.
+    Failed(CloseReason),
+}
+
+/// What writing said.
+pub(crate) enum WriteOutcome {
+    /// Everything was written.
+    Done,
+    /// The socket is full; the rest waits for the writable edge.
+    Blocked,
+    /// A fatal error: the reason to close with.
+    Failed(CloseReason),
+}
+
+/// One `read(2)` into `buf` (never empty: a 0-byte read would look like
+/// EOF). Retries `EINTR`.
+pub(crate) fn read(
+    socket: &mut TcpStream,
+    id: ConnId,
+    recorder: &mut Recorder,
+    buf: &mut [u8],
+) -> ReadOutcome {
+    debug_assert!(!buf.is_empty(), "a 0-byte read would look like EOF");
+    loop {
+        #[cfg(feature = "fault-injection")]
+        let result = crate::conn::fault::read(id, buf, |buf| socket.read(buf));
+        #[cfg(not(feature = "fault-injection"))]
+        let result = socket.read(buf);
+        trace!("{id} read({}) -> {:?}", buf.len(), Brief(&result));
+        return match result {
+            Ok(0) => {
+                recorder.record(Mark::Eof);
+                ReadOutcome::Eof
+            }
+            Ok(n) => {
+                recorder.record(Mark::Read(n as u32));
+                ReadOutcome::Data(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                recorder.record(Mark::ReadBlocked);
+                ReadOutcome::WouldBlock
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                recorder.record(Mark::Failed);
+                ReadOutcome::Failed(classify(&e))
+            }
+        };
+    }
+}
+
+/// Writes `bytes` until done or the socket is full. Returns how many were
+/// written, and what stopped it.
+pub(crate) fn write(
+    socket: &mut TcpStream,
+    id: ConnId,
+    recorder: &mut Recorder,
+    bytes: &[u8],
+) -> (usize, WriteOutcome) {
+    let mut done = 0;
+    while done < bytes.len() {
+        #[cfg(feature = "fault-injection")]
+        let result = crate::conn::fault::write(id, &bytes[done..], |b| socket.write(b));
+        #[cfg(not(feature = "fault-injection"))]
+        let result = socket.write(&bytes[done..]);
+        trace!("{id} write({}) -> {:?}", bytes.len() - done, Brief(&result));
+        match result {
+            // A 0-byte write of a non-empty buffer cannot make progress.
+            Ok(0) => {
+                recorder.record(Mark::Failed);
+                return (done, WriteOutcome::Failed(CloseReason::Error));
+            }
+            Ok(n) => {
+                recorder.record(Mark::Wrote(n as u32));
+                done += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                recorder.record(Mark::WriteBlocked);
+                return (done, WriteOutcome::Blocked);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                recorder.record(Mark::Failed);
+                return (done, WriteOutcome::Failed(classify(&e)));
+            }
+        }
+    }
+    (done, WriteOutcome::Done)
+}
+
+/// Shuts down the write side (sends FIN). Errors mean the peer is gone
+/// already, which is what we wanted.
+pub(crate) fn shutdown_write(socket: &TcpStream, id: ConnId) {
+    let result = socket.shutdown(Shutdown::Write);
+    trace!("{id} shutdown(Write) -> {result:?}");
+}
+
+/// For a connect in progress: `None` while it still is, else whether it
+/// succeeded. Asks the socket (`SO_ERROR`, then `getpeername`), as the
+/// writable edge only says "decided", not how.
+pub(crate) fn connect_result(socket: &TcpStream, id: ConnId) -> Option<io::Result<()>> {
+    let result = match socket.take_error() {
+        Ok(Some(error)) | Err(error) => Some(Err(error)),
+        Ok(None) => match socket.peer_addr() {
+            Ok(_) => Some(Ok(())),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
+            Err(e) => Some(Err(e)),
+        },
+    };
+    trace!("{id} getsockopt(SO_ERROR), getpeername -> {result:?}");
+    result
+}
+
+/// After EOF, Linux's `read` says 0 even when the peer has since reset, so
+/// a new edge on a half-closed connection asks `SO_ERROR`.
+pub(crate) fn pending_error(socket: &TcpStream, id: ConnId) -> Option<CloseReason> {
+    let result = socket.take_error();
+    trace!("{id} getsockopt(SO_ERROR) -> {result:?}");
+    match result {
+        Ok(Some(error)) | Err(error) => Some(classify(&error)),
+        Ok(None) => None,
+    }
+}
+
+/// Maps a socket error to a close reason: resets are a peer's right and are
+/// logged quietly; anything else is an error worth a warning.
+pub(crate) fn classify(error: &io::Error) -> CloseReason {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::NotConnected => CloseReason::Reset,
+        _ => CloseReason::Error,
+    }
+}
+
+/// Formats a syscall result tersely for trace narration.
+struct Brief<'a>(&'a io::Result<usize>);
+
+impl std::fmt::Debug for Brief<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok(0) => f.write_str("0 (EOF)"),
+            Ok(n) => write!(f, "{n}"),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => f.write_str("WouldBlock"),
+            Err(e) => write!(f, "error: {e}"),
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! What callbacks can do to connections through the [`Core`]: look them up,
+//! send to them, close, pause, half-close them, open new ones. Each command
+//! is an event for the connection's machine ([`Core::command`]); the driver
+//! carries out what follows before the next poll.
+//!
+//! **One send rule.** Bytes for one connection go out in the order the calls
+//! were made, whichever path is used: [`Ctx::write`](crate::Ctx::write),
+//! [`Core::send`] or [`Core::broadcast`]. Sent to the connection whose
+//! callback is running, they join its reply; sent to any other, they are
+//! written at once if it owes nothing, else queued behind what it owes.
+
+use std::io;
+use std::net::SocketAddr;
+
+use log::{debug, trace};
+use mio::Interest;
+use mio::net::TcpStream;
+
+use crate::api::protocol::Protocol;
+use crate::conn::close::CloseReason;
+use crate::conn::connection::Connection;
+use crate::conn::id::ConnId;
+use crate::conn::machine::{Command, Event, Relay, State};
+use crate::conn::recorder::Mark;
+use crate::conn::socket::{self, WriteOutcome};
+use crate::reactor::core::{Core, SendError};
+
+impl<S> Core<S> {
+    /// The ids of all open connections, in slab order.
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.state.is_live())
+            .map(|(_, c)| c.id)
+    }
+
+    /// Bytes the server holds for all connections: partial requests waiting
+    /// for their end, plus replies waiting for the socket. (Scratch buffers
+    /// are shared and not counted.) Walks every connection: for diagnostics
+    /// and tests, not for the hot path.
+    pub fn buffered_bytes(&self) -> usize {
+        self.conns
+            .iter()
+            .map(|(_, c)| c.input.len() + c.owed())
+            .sum()
+    }
+
+    /// The peer address of an open connection.
+    pub fn peer(&self, id: ConnId) -> Option<SocketAddr> {
+        self.live(id).map(|c| c.peer)
+    }
+
+    /// Whether `id` names a connection that is still open.
+    pub fn is_open(&self, id: ConnId) -> bool {
+        self.live(id).is_some()
+    }
+
+    /// Sends `bytes` to a connection (see the send rule above). Returns
+    /// false (and counts a dropped command) if it has closed, or is closing
+    /// and takes no more output. A connection that would then owe more than
+    /// [`Config::max_output`](crate::Config::max_output) is closed as a slow
+    /// consumer instead: use [`try_send`](Core::try_send) to drop the
+    /// message and keep the consumer.
+    pub fn send(&mut self, id: ConnId, bytes: &[u8]) -> bool {
+        match self.try_send(id, bytes) {
+            Ok(()) => true,
+            Err(SendError::Gone) => false,
+            Err(SendError::Full) => {
+                if let Some(conn) = self.live(id) {
+                    debug!(
+                        "{id} {}: owes more than {} bytes, closing",
+                        conn.peer, self.config.max_output
+                    );
+                }
+                self.abort(id.key(), CloseReason::OutputLimit);
+                false
+            }
+        }
+    }
+
+    /// Sends `bytes` to a connection unless it is gone or would owe more
+    /// than [`Config::max_output`](crate::Config::max_output); in both cases
+    /// nothing is queued and the connection is left as it was.
+    ///
+    /// # Errors
+    /// [`SendError::Gone`] (also counted in
+    /// [`Stats::dropped_commands`](crate::Stats)) or [`SendError::Full`].
+    pub fn try_send(&mut self, id: ConnId, bytes: &[u8]) -> Result<(), SendError> {
+        let max_output = self.config.max_output;
+        let own_reply = self.dispatching == Some(id);
+        let pending = if own_reply { self.reply.len() } else { 0 };
+        let key = id.key();
+        let accepts = |c: &Connection| c.id == id && c.state.accepts_output();
+        if !self.conns.get(key).is_some_and(accepts) {
+            self.stats.dropped_commands += 1;
+            trace!("send to {id}: gone, dropped");
+            return Err(SendError::Gone);
+        }
+        let conn = &mut self.conns[key];
+        if conn.owed() + pending + bytes.len() > max_output {
+            return Err(SendError::Full);
+        }
+        if own_reply {
+            // Its callback is running: join its reply, in call order.
+            self.reply.extend_from_slice(bytes);
+            return Ok(());
+        }
+        let mut rest = bytes;
+        if conn.state.can_write_now() {
+            // Write optimistically, as replies are: a burst fanned out to many
+            // readers must not count against max_output before any write.
+            let (n, outcome) = socket::write(&mut conn.socket, id, &mut conn.recorder, bytes);
+            self.stats.bytes_out += n as u64;
+            match outcome {
+                WriteOutcome::Done => return Ok(()),
+                WriteOutcome::Blocked => rest = &bytes[n..],
+                WriteOutcome::Failed(reason) => {
+                    self.abort(key, reason);
+                    return Ok(()); // the bytes were accepted; the peer is gone
+                }
+            }
+            conn.queue(rest);
+            conn.since = self.now;
+            conn.step(Event::Command(Command::Queued));
+            conn.step(Event::WriteBlocked);
+        } else {
+            conn.queue(rest);
+            if !conn.state.is_owing() {
+                conn.since = self.now; // the write timeout starts now
+            }
+            conn.step(Event::Command(Command::Queued));
+        }
+        self.mark_dirty(id);
+        Ok(())
+    }
+
+    /// Sends `bytes` to every open connection for which `filter` says true,
+    /// the calling connection included (see [`send`](Core::send) for slow
+    /// consumers). Returns how many were sent to.
+    pub fn broadcast(&mut self, bytes: &[u8], mut filter: impl FnMut(ConnId) -> bool) -> usize {
+        // The ids are collected first (sending needs `&mut self`), into a
+        // buffer kept for the next broadcast.
+        let mut targets = std::mem::take(&mut self.broadcast_ids);
+        targets.extend(self.connections().filter(|&id| filter(id)));
+        let sent = targets.iter().filter(|&&id| self.send(id, bytes)).count();
+        targets.clear();
+        self.broadcast_ids = targets;
+        sent
+    }
+
+    /// Bytes a connection owes its peer and has not written yet (`None` if
+    /// it is gone). With [`pause_reading`](Core::pause_reading) and
+    /// [`Protocol::on_drained`], the way to pass backpressure from one
+    /// connection to another.
+    pub fn owed(&self, id: ConnId) -> Option<usize> {
+        self.live(id).map(Connection::owed)
+    }
+
+    /// Stops reading from a connection (and answering its buffered
+    /// requests) until [`resume_reading`](Core::resume_reading): what its
+    /// peer sends waits in the kernel, and TCP slows the peer down. Returns
+    /// false if it is gone.
+    pub fn pause_reading(&mut self, id: ConnId) -> bool {
+        self.command(id, Event::Command(Command::Pause))
+    }
+
+    /// Undoes [`pause_reading`](Core::pause_reading): what is buffered is
+    /// answered first. Returns false if the connection is gone.
+    pub fn resume_reading(&mut self, id: ConnId) -> bool {
+        self.command(id, Event::Command(Command::Resume))
+    }
+
+    /// Lets a connection keep reading (and answering) while it owes its
+    /// peer bytes the socket has not taken yet. By default a connection
+    /// that owes reads nothing more — backpressure for free — but two relays
+    /// (a proxy's two sides) that both owe would then wait on each other
+    /// forever. A relay bounds its memory itself, with
+    /// [`pause_reading`](Core::pause_reading) and
+    /// [`Protocol::on_drained`]. Returns false if the connection is gone.
+    pub fn read_while_owing(&mut self, id: ConnId, on: bool) -> bool {
+        let relay = if on {
+            Relay::ReadWhileOwing
+        } else {
+            Relay::Off
+        };
+        self.command(id, Event::Command(Command::SetRelay(relay)))
+    }
+
+    /// Half-closes a connection: once what it owes is written, its write
+    /// side is shut down (the peer reads EOF) while its input is still read
+    /// and answered. Returns false if it is gone.
+    pub fn shutdown_write(&mut self, id: ConnId) -> bool {
+        self.command(id, Event::Command(Command::ShutWrite))
+    }
+
+    /// Closes a connection gracefully: what it owes is flushed first.
+    /// Returns false if it had closed already.
+    pub fn close(&mut self, id: ConnId) -> bool {
+        self.command(id, Event::Command(Command::Close))
+    }
+
+    /// Opens an outbound connection to `addr`, served by `protocol` (Twisted's
+    /// `connectTCP`). Returns at once: the connect proceeds in the loop, then
+    /// [`Protocol::on_open`] runs (the place for a client to speak first), or
+    /// [`Protocol::on_connect_failed`] if it fails or takes longer than
+    /// [`Config::connect_timeout`](crate::Config::connect_timeout). Bytes
+    /// sent to it before it is established are queued, and go out before
+    /// what `on_open` writes.
+    ///
+    /// # Errors
+    /// Only if the socket cannot even be created (e.g. out of descriptors);
+    /// a refused connection is reported to the protocol instead.
+    pub fn connect(
+        &mut self,
+        addr: SocketAddr,
+        protocol: impl Protocol<S> + 'static,
+    ) -> io::Result<ConnId> {
+        if self.is_stopping() {
+            // Otherwise an on_close that reconnects would keep a stopping
+            // server alive forever.
+            return Err(io::Error::other("the server is stopping"));
+        }
+        let stream = TcpStream::connect(addr)?;
+        trace!("connect({addr}) -> in progress");
+        let id = self.insert(stream, addr, State::CONNECTING, true)?;
+        self.new_protocols.push((id, Box::new(protocol)));
+        self.stats.connected += 1;
+        debug!("{id} {addr}: connecting");
+        // Driven from the loop, not from inside the calling callback.
+        self.mark_dirty(id);
+        Ok(id)
+    }
+
+    /// Registers a socket with the poll and puts its connection in the slab,
+    /// under a fresh generation. Shared by accept and connect.
+    pub(crate) fn insert(
+        &mut self,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        state: State,
+        outbound: bool,
+    ) -> io::Result<ConnId> {
+        // Request/reply traffic must not wait on Nagle's algorithm.
+        let nodelay = stream.set_nodelay(true);
+        trace!("{peer} setsockopt(TCP_NODELAY) -> {nodelay:?}");
+        let generation = self.next_generation;
+        // Generation 0 marks reserved tokens: skip it when the counter wraps.
+        self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
+        let entry = self.conns.vacant_entry();
+        let key =
+            u32::try_from(entry.key()).map_err(|_| io::Error::other("no connection key left"))?;
+        let id = ConnId { key, generation };
+        // Registered once, for both directions, for the connection's whole
+        // life: no epoll_ctl per state change.
+        let registered = self.registry.register(
+            &mut stream,
+            id.token(),
+            Interest::READABLE | Interest::WRITABLE,
+        );
+        trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
+        registered?;
+        let conn = entry.insert(Connection::new(id, stream, peer, state, self.now));
+        conn.recorder.record(Mark::Opened {
+            turn: self.stats.turns as u32,
+            outbound,
+        });
+        self.stats.active += 1;
+        Ok(id)
+    }
+}

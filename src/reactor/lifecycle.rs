@@ -1,0 +1,172 @@
+//! The turn's later phases: user timers, closures posted from other
+//! threads, signals, the graceful stop, and reaping closed connections.
+
+use std::sync::atomic::Ordering;
+
+use log::{debug, error, info, trace, warn};
+
+use crate::api::ctx::Ctx;
+use crate::conn::close::CloseReason;
+use crate::conn::id::ConnId;
+use crate::conn::machine::{Command, Event, Life};
+use crate::reactor::core::Callback;
+use crate::reactor::hooks::{Who, guarded};
+use crate::reactor::server::Server;
+
+impl<S: 'static> Server<S> {
+    /// Runs the timers due now, in (deadline, scheduling order). Timers
+    /// scheduled by these callbacks wait for the next turn. Returns whether
+    /// any ran.
+    pub(super) fn fire_timers(&mut self) -> bool {
+        let core = &mut self.core;
+        let before = core.stats.timers_fired;
+        let watermark = core.timers.watermark();
+        while let Some((id, at, callback)) = core.timers.pop_due(core.now, watermark) {
+            core.stats.timers_fired += 1;
+            trace!("firing {id}");
+            let again = match callback {
+                Callback::Once(f) => {
+                    guarded(core, id, "timer", f);
+                    None
+                }
+                // A repeating timer that panicked is cancelled.
+                Callback::Every(mut f, interval) => {
+                    guarded(core, id, "timer", |core| f(core)).map(|()| {
+                        // Keep the cadence (no drift), but never schedule into
+                        // the past after a long stall: skip missed ticks.
+                        let mut next = at + interval;
+                        if next <= core.now {
+                            next = core.now + interval;
+                        }
+                        (next, Callback::Every(f, interval))
+                    })
+                }
+            };
+            core.timers.finish(id, again);
+        }
+        core.stats.timers_fired > before
+    }
+
+    /// Runs the closures posted through handles, and notices a handle's stop.
+    pub(super) fn run_posted(&mut self) {
+        let mut jobs = std::mem::take(&mut self.jobs);
+        self.shared.swap_jobs(&mut jobs);
+        for job in jobs.drain(..) {
+            guarded(&mut self.core, "handle", "posted closure", job);
+        }
+        self.jobs = jobs; // empty, keeping its capacity for the next swap
+        if self.shared.stop.load(Ordering::Acquire) {
+            self.core.stop_requested = true;
+        }
+    }
+
+    /// Begins shutdown when asked; force-closes what is left at the drain
+    /// deadline.
+    pub(super) fn stop_if_asked(&mut self) {
+        let core = &mut self.core;
+        if core.stop_requested && !core.stopping {
+            core.stopping = true;
+            self.drain_deadline = Some(core.now + core.config.drain_timeout);
+            self.listener_ready = false;
+            for mut listener in self.listeners.drain(..) {
+                let deregistered = self.poll.registry().deregister(&mut listener.socket);
+                trace!("{} epoll_ctl(DEL) -> {deregistered:?}", listener.addr);
+                debug!("stopped listening on {} (close)", listener.addr);
+            }
+            info!("stopping: draining {} connections", core.conns.len());
+            let ids: Vec<ConnId> = core.connections().collect();
+            for id in ids {
+                core.command(id, Event::Command(Command::Stop));
+            }
+        }
+        if core.stopping && self.drain_deadline.is_some_and(|t| t <= core.now) {
+            let ids: Vec<ConnId> = core.connections().collect();
+            if !ids.is_empty() {
+                warn!("drain deadline passed: closing {} connections", ids.len());
+            }
+            for id in ids {
+                core.abort(id.key(), CloseReason::Shutdown);
+            }
+        }
+    }
+
+    /// Turns pending SIGINT/SIGTERM into a graceful stop (or, the second
+    /// time, an immediate one).
+    pub(super) fn on_signals(&mut self) {
+        #[cfg(feature = "signals")]
+        if let Some(signals) = &mut self.signals {
+            let core = &mut self.core;
+            for signal in signals.pending() {
+                let name = if signal == signal_hook::consts::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
+                if core.stop_requested || core.stopping {
+                    info!("{name} again: closing every connection now");
+                    self.drain_deadline = Some(core.now);
+                } else {
+                    info!("{name}: stopping gracefully");
+                    core.stop_requested = true;
+                }
+            }
+        }
+    }
+
+    /// Removes the connections closed this turn from the slab: the one place
+    /// this happens, after every event of the batch was handled, so no event
+    /// can reach a new connection that reused a key. Calls `on_close`.
+    pub(super) fn reap(&mut self) {
+        let core = &mut self.core;
+        if core.closed.is_empty() {
+            return;
+        }
+        if !core.new_protocols.is_empty() {
+            self.protocols.adopt(&mut core.new_protocols);
+        }
+        while let Some(key) = core.closed.pop() {
+            let conn = core.conns.remove(key);
+            let Life::Closed(reason) = conn.state.life else {
+                error!("twig bug: {} reaped while {:?}", conn.id, conn.state);
+                continue;
+            };
+            core.stats.closed_by[reason.index()] += 1;
+            core.stats.active -= 1;
+            let (id, peer) = (conn.id, conn.peer);
+            match reason {
+                CloseReason::Error | CloseReason::OutputLimit => {
+                    warn!(
+                        "{id} {peer}: closed ({reason}); last events: {}",
+                        conn.recorder
+                    )
+                }
+                _ if !reason.is_normal() => {
+                    debug!(
+                        "{id} {peer}: closed ({reason}); last events: {}",
+                        conn.recorder
+                    )
+                }
+                _ => debug!("{id} {peer}: closed ({reason})"),
+            }
+            // Dropping the socket closes it, which also removes it from the
+            // epoll set: no deregister syscall needed.
+            drop(conn);
+            trace!("{id} close() -> dropped");
+            if let Some(mut protocol) = self.protocols.remove(key) {
+                guarded(core, Who(id, peer), "on_close", |core| {
+                    protocol.on_close(reason, &mut Ctx { core, id, peer })
+                });
+                core.reply.clear(); // what on_close writes goes nowhere
+            }
+            self.quiet.full = false;
+            self.accept_paused_until = None; // a descriptor is free again
+        }
+        let conns = &core.conns;
+        core.deadlines
+            .compact_if_mostly_stale(conns.len(), |id, at| {
+                conns
+                    .get(id.key())
+                    .is_some_and(|c| c.id == id && c.armed == Some(at))
+            });
+    }
+}

@@ -1,0 +1,278 @@
+//! The event loop: [`Server`] owns the poll, the listeners, the protocol
+//! table and the [`Core`]. [`Server::turn`] is one iteration (its phases are
+//! in [`turn`](super::turn)), [`Server::run`] repeats it.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use log::{debug, info, trace};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::api::config::{Builder, Config, validated};
+use crate::api::handle::{Handle, Job, Shared};
+use crate::api::protocol::Protocol;
+use crate::api::stats::Stats;
+use crate::api::turn::Turn;
+use crate::conn::id as token;
+use crate::reactor::accept::{Listener, Quiet};
+use crate::reactor::core::Core;
+use crate::reactor::protocols::Protocols;
+
+/// A single-threaded TCP server: one `epoll` instance, its listeners, and
+/// every connection, driven by one thread.
+///
+/// # Things that will bite you (and how this loop handles them)
+/// - **Readiness is edge-triggered.** An event says readiness *changed*; no
+///   second event comes for bytes you did not read. Each connection keeps
+///   `readable`/`writable` flags, cleared only when a syscall says
+///   `WouldBlock` (or a short read proves the socket drained).
+/// - **Drain until `WouldBlock`.** Accept and read in a loop; stopping early
+///   strands clients in the backlog or bytes in the socket.
+/// - **A 0-byte read is EOF**, never "nothing yet"; so a read is never given
+///   an empty buffer.
+/// - **`Interrupted` means retry**, for every syscall including `poll`.
+/// - **Wake-ups can be spurious**, and HUP/ERR flags only say "try the
+///   syscall": a connection's fate is decided by what `read`/`write` return.
+/// - **Stale events after a slab key is reused.** A connection closed while
+///   handling one event may still have events later in the same batch, and
+///   its key may go to a new client. Tokens carry a generation (see
+///   [`ConnId`]) and closed connections leave the slab only at the end of the
+///   turn.
+pub struct Server<S> {
+    /// The `epoll` instance every socket is registered with.
+    pub(super) poll: Poll,
+    /// Reused buffer `poll` fills with readiness events.
+    pub(super) events: Events,
+    /// Listening sockets, by reserved token (index). Emptied on stop, which
+    /// releases the ports.
+    pub(super) listeners: Vec<Listener<S>>,
+    /// Everything callbacks can reach.
+    pub(super) core: Core<S>,
+    /// Each connection's protocol, under its slab key.
+    pub(super) protocols: Protocols<S>,
+    /// The loop's one read buffer (`Config::read_buffer_size`), lent to each
+    /// connection in turn: only a partial request is copied out of it, so an
+    /// idle connection owns no buffer.
+    pub(super) scratch: Vec<u8>,
+    /// What handles share with the loop: waker, posted jobs, stop flag.
+    pub(super) shared: Arc<Shared<S>>,
+    /// The posted jobs being run; swapped with the shared queue.
+    pub(super) jobs: Vec<Job<S>>,
+    /// SIGINT/SIGTERM, when [`Server::stop_on_signals`] was called.
+    #[cfg(feature = "signals")]
+    pub(super) signals: Option<signal_hook_mio::v1_0::Signals>,
+    /// Accepting is paused until then (out of file descriptors or memory).
+    pub(super) accept_paused_until: Option<Instant>,
+    /// Accept conditions logged once per stretch (full, out of descriptors).
+    pub(super) quiet: Quiet,
+    /// When shutdown force-closes what is left.
+    pub(super) drain_deadline: Option<Instant>,
+    /// Some listener is marked readable: clients may wait in its backlog.
+    /// Kept beside the listeners so the per-turn checks need not scan them.
+    pub(super) listener_ready: bool,
+    /// The last sleep computed for `poll`, reused while fresh.
+    pub(super) sleep: Sleep,
+}
+
+/// `poll`'s timeout until the nearest deadline, remembered: std's
+/// `Instant - Instant` costs about as much as answering a small request, and
+/// the nearest deadline rarely moves (connection deadlines are re-armed
+/// lazily). Reused for up to [`SLEEP_REUSE`], so `poll` may wake that much
+/// late; epoll counts in whole milliseconds anyway.
+#[derive(Clone, Copy)]
+pub(super) struct Sleep {
+    /// The deadline the sleep ends at.
+    pub nearest: Instant,
+    /// `nearest - now`, computed at `fresh_until - SLEEP_REUSE`.
+    pub until: Duration,
+    /// Reuse `until` while `now` is at most this.
+    pub fresh_until: Instant,
+}
+
+impl Server<()> {
+    /// A builder to set limits before creating the server.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+impl<S: 'static> Server<S> {
+    /// Creates a server with default limits, owning the application state
+    /// `state`.
+    ///
+    /// # Errors
+    /// Fails if the OS cannot create the poll instance or its waker.
+    pub fn new(state: S) -> io::Result<Server<S>> {
+        Builder::default().build(state)
+    }
+
+    fn with_config(config: Config, state: S) -> io::Result<Server<S>> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), token::WAKER)?;
+        let registry = poll.registry().try_clone()?;
+        let now = Instant::now();
+        Ok(Server {
+            poll,
+            events: Events::with_capacity(1024),
+            listeners: Vec::new(),
+            scratch: vec![0; config.read_buffer_size],
+            core: Core::new(config, state, registry),
+            protocols: Protocols::new(),
+            shared: Arc::new(Shared {
+                waker,
+                queue: Mutex::new(Vec::new()),
+                stop: Default::default(),
+            }),
+            jobs: Vec::new(),
+            #[cfg(feature = "signals")]
+            signals: None,
+            accept_paused_until: None,
+            quiet: Quiet::default(),
+            drain_deadline: None,
+            listener_ready: false,
+            sleep: Sleep {
+                nearest: now,
+                until: Duration::ZERO,
+                fresh_until: now,
+            },
+        })
+    }
+
+    /// Binds `addr` and serves each client accepted there with a fresh
+    /// protocol value from `factory`. Returns the bound address (useful with
+    /// port 0). Call it as often as needed: one server, many ports.
+    ///
+    /// # Errors
+    /// A one-line error naming the address if it does not resolve or cannot
+    /// be bound (in use, no permission).
+    pub fn listen<P, F>(
+        &mut self,
+        addr: impl ToSocketAddrs + std::fmt::Display,
+        mut factory: F,
+    ) -> io::Result<SocketAddr>
+    where
+        P: Protocol<S> + 'static,
+        F: FnMut() -> P + 'static,
+    {
+        let context =
+            |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+        let resolved = addr
+            .to_socket_addrs()
+            .map_err(context)?
+            .next()
+            .ok_or_else(|| context(io::Error::new(io::ErrorKind::InvalidInput, "no address")))?;
+        if self.listeners.len() >= token::MAX_LISTENERS {
+            return Err(context(io::Error::other("too many listeners")));
+        }
+        let mut socket = crate::reactor::accept::bind(resolved, self.core.config.listen_backlog)
+            .map_err(context)?;
+        let bound = socket.local_addr()?;
+        let index = self.listeners.len();
+        let registered =
+            self.poll
+                .registry()
+                .register(&mut socket, Token(index), Interest::READABLE);
+        trace!("{bound} epoll_ctl(ADD, READABLE) -> {registered:?}");
+        registered?;
+        debug!("listening on {bound}");
+        self.listeners.push(Listener {
+            socket,
+            addr: bound,
+            factory: Box::new(move || Box::new(factory()) as Box<dyn Protocol<S>>),
+            readable: false,
+        });
+        Ok(bound)
+    }
+
+    /// The addresses being listened on.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().map(|l| l.addr).collect()
+    }
+
+    /// A `Send + Clone` handle for other threads: stop the server, or post
+    /// closures to its loop.
+    pub fn handle(&self) -> Handle<S> {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The core: shared state, timers, stats. Use it before [`run`](Server::run)
+    /// to schedule timers or set up state (timers set up outside a turn
+    /// count from the moment they are scheduled).
+    pub fn core(&mut self) -> &mut Core<S> {
+        &mut self.core
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
+    }
+
+    /// Stops gracefully on the first SIGINT or SIGTERM, and closes every
+    /// connection at once on the second.
+    ///
+    /// # Errors
+    /// Fails if the signal handlers cannot be installed.
+    #[cfg(feature = "signals")]
+    pub fn stop_on_signals(&mut self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        self.poll
+            .registry()
+            .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
+        self.signals = Some(signals);
+        Ok(())
+    }
+
+    /// Runs the loop until the server has stopped and every connection is
+    /// closed, then returns the counters (also logged as one line at `info`).
+    ///
+    /// Stopping (through [`Handle::stop`], [`Core::stop`] or a signal) is
+    /// graceful: the listeners close at once (the ports are free for a new
+    /// process), requests already received are answered and their replies
+    /// flushed, idle connections close, and whatever is left when
+    /// [`Config::drain_timeout`] passes is closed.
+    ///
+    /// # Errors
+    /// Only if `poll` itself fails; nothing a peer does ends `run`.
+    pub fn run(&mut self) -> io::Result<Stats> {
+        while !self.is_finished() {
+            self.turn_quietly(None)?; // what turn() does, without its report
+        }
+        info!("twig stopped: {}", self.core.stats);
+        Ok(self.core.stats.clone())
+    }
+
+    /// True once the server has stopped and every connection is gone.
+    pub fn is_finished(&self) -> bool {
+        self.core.stopping && self.core.conns.is_empty()
+    }
+
+    /// One turn of the loop: wait for events (at most `max_wait`, or until
+    /// the next deadline), dispatch them, fire due timers, run posted jobs,
+    /// and remove closed connections. Returns what happened.
+    ///
+    /// # Errors
+    /// Only if `poll` fails (not `EINTR`, which ends the turn early).
+    pub fn turn(&mut self, max_wait: Option<Duration>) -> io::Result<Turn> {
+        let before = self.core.stats.clone();
+        let reason = self.turn_quietly(max_wait)?;
+        let busy = Instant::now().saturating_duration_since(self.core.now);
+        Ok(Turn::between(reason, &before, &self.core.stats, busy))
+    }
+}
+
+impl Builder {
+    /// Creates the server (its `epoll` instance and waker) owning `state`,
+    /// the application state every callback reaches as `&mut S`.
+    ///
+    /// # Errors
+    /// Fails if the OS cannot create the poll instance or waker, or if a
+    /// size limit is zero.
+    pub fn build<S: 'static>(self, state: S) -> io::Result<Server<S>> {
+        Server::with_config(validated(self)?, state)
+    }
+}

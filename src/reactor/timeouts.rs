@@ -1,0 +1,98 @@
+//! Connection timeouts: which deadline a connection's state calls for
+//! ([`machine::timeout`]), arming it lazily after each drive, and closing
+//! the connections whose deadline passed.
+//!
+//! - **Input**: no byte for [`idle_timeout`](crate::Config::idle_timeout),
+//!   whether or not a request is in progress, or a request in progress that
+//!   started [`request_timeout`](crate::Config::request_timeout) ago,
+//!   whichever comes first. A read only stores the time (O(1)); the rule is
+//!   checked when the deadline fires, and re-armed if it moved later.
+//! - **Write**: owing bytes with no write progress for `write_timeout`.
+//! - **Linger**, **Connect**: since the write side was shut, or the connect
+//!   began.
+
+use std::time::Instant;
+
+use log::debug;
+
+use crate::CloseReason;
+use crate::api::config::Config;
+use crate::conn::connection::Connection;
+use crate::conn::machine::{self, Event, Timeout};
+use crate::reactor::core::Core;
+use crate::reactor::drive::drive;
+use crate::reactor::protocols::Protocols;
+
+/// When `conn` times out in its current state, and why.
+fn due(config: &Config, conn: &Connection) -> Option<(Instant, CloseReason)> {
+    match conn.timing {
+        Timeout::Input => {
+            let idle = config
+                .idle_timeout
+                .map(|t| (conn.last_input + t, CloseReason::IdleTimeout));
+            let request = conn
+                .request_since
+                .zip(config.request_timeout)
+                .map(|(since, t)| (since + t, CloseReason::RequestTimeout));
+            match (idle, request) {
+                (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+                (a, b) => a.or(b),
+            }
+        }
+        Timeout::Write => config
+            .write_timeout
+            .map(|t| (conn.since + t, CloseReason::WriteTimeout)),
+        Timeout::Linger => Some((conn.since + config.linger_timeout, CloseReason::Done)),
+        Timeout::Connect => Some((
+            conn.since + config.connect_timeout,
+            CloseReason::ConnectFailed,
+        )),
+        Timeout::None => None,
+    }
+}
+
+/// Makes sure the deadline heap will wake the loop for the timeout the
+/// connection's state calls for. Per request this is one comparison: while
+/// the kind of timeout stays the same, the armed deadline is no later than
+/// the real one (its clocks only move forward), and when it fires the real
+/// one is checked and re-armed.
+pub(crate) fn arm<S>(core: &mut Core<S>, key: usize) {
+    let conn = &mut core.conns[key];
+    let timing = machine::timeout(&conn.state);
+    let starts_request = timing == Timeout::Input && conn.request_since.is_some();
+    if timing == conn.timing && conn.armed.is_some() && !starts_request {
+        return;
+    }
+    conn.timing = timing;
+    if let Some((at, _)) = due(&core.config, conn) {
+        core.deadlines.arm(conn.id, at, &mut conn.armed);
+    }
+}
+
+/// Closes the connections whose timeout passed; re-arms those whose
+/// deadline moved later since they were armed.
+pub(crate) fn fire<S>(core: &mut Core<S>, protocols: &mut Protocols<S>, scratch: &mut [u8]) {
+    let now = core.now;
+    while let Some((at, id)) = core.deadlines.pop_due(now) {
+        let Some(conn) = core
+            .conns
+            .get_mut(id.key())
+            .filter(|c| c.id == id && c.state.is_live())
+        else {
+            continue;
+        };
+        if conn.armed != Some(at) {
+            continue; // superseded by an earlier entry
+        }
+        conn.armed = None;
+        let Some((due, reason)) = due(&core.config, conn) else {
+            continue;
+        };
+        if due > now {
+            core.deadlines.arm(id, due, &mut conn.armed);
+            continue;
+        }
+        debug!("{id} {}: {reason} ({:?})", conn.peer, conn.timing);
+        drive(core, protocols, scratch, id, Event::Deadline(reason));
+    }
+}

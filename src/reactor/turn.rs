@@ -1,0 +1,317 @@
+//! One turn of the loop, as named phases:
+//!
+//! ```text
+//!  poll ─▶ dispatch events ─▶ signals ─▶ accept ─▶ drive the dirty list
+//!       ─▶ deadlines and timers (when one is due) ─▶ posted jobs ─▶ stop? ─▶ reap
+//! ```
+//!
+//! The phases that are more than a few lines live in their own files:
+//! [`accept`](super::accept), [`timeouts`](super::timeouts),
+//! [`lifecycle`](super::lifecycle) (timers, posted jobs, stop, reap).
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use log::trace;
+
+use crate::api::turn::WakeReason;
+use crate::conn::id::{self as token, ConnId};
+use crate::conn::machine::Event;
+use crate::conn::recorder::{EventFlags, Mark};
+use crate::reactor::accept::{AcceptStop, accept_from};
+use crate::reactor::core::Core;
+use crate::reactor::drive::drive;
+use crate::reactor::protocols::Protocols;
+use crate::reactor::server::{Server, Sleep};
+use crate::reactor::timeouts;
+
+/// How long a computed sleep may be reused.
+const SLEEP_REUSE: Duration = Duration::from_millis(1);
+
+impl<S: 'static> Server<S> {
+    /// One turn; returns why `poll` woke. The body of
+    /// [`turn`](Server::turn), which `run` calls directly: a report built
+    /// every turn would cost more than some requests do.
+    pub(super) fn turn_quietly(&mut self, max_wait: Option<Duration>) -> io::Result<WakeReason> {
+        let mut reason = self.poll(max_wait)?;
+        let (woken, signalled) = self.dispatch_events();
+        if woken {
+            reason = WakeReason::Waker;
+        }
+        if signalled {
+            self.on_signals();
+        }
+        self.accept();
+        self.drive_dirty();
+        // Most turns have nothing due: one look at the top of each heap says
+        // so (including what this turn scheduled, like `call_later(ZERO)`).
+        let core = &self.core;
+        if core.deadlines.is_due(core.now) || core.timers.is_due(core.now) {
+            timeouts::fire(&mut self.core, &mut self.protocols, &mut self.scratch);
+            if self.fire_timers() && reason == WakeReason::Timeout {
+                reason = WakeReason::Timer;
+            }
+        }
+        if woken {
+            self.run_posted();
+        }
+        self.stop_if_asked();
+        self.reap();
+        self.core.in_turn = false;
+        Ok(reason)
+    }
+
+    /// Sleeps in `epoll_wait` until an event or the nearest deadline, then
+    /// reads the clock once for the whole turn.
+    fn poll(&mut self, max_wait: Option<Duration>) -> io::Result<WakeReason> {
+        let (timeout, why) = self.poll_timeout(max_wait);
+        trace!("poll(timeout {timeout:?}: {why})");
+        let interrupted = match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
+            Err(e) => return Err(e),
+        };
+        let core = &mut self.core;
+        core.now = Instant::now();
+        core.in_turn = true;
+        // Callbacks are timed from here; `slow_after` is left as it is: an
+        // earlier value only sends more callbacks down the exact path.
+        core.clock = core.now;
+        core.stats.turns += 1;
+        let reason = if interrupted {
+            WakeReason::Interrupted
+        } else if self.events.is_empty() {
+            WakeReason::Timeout
+        } else {
+            WakeReason::Io
+        };
+        if log::log_enabled!(log::Level::Trace) {
+            let n = self.events.iter().count();
+            let s = if n == 1 { "" } else { "s" };
+            trace!("poll woke: {reason:?}, {n} event{s}");
+        }
+        Ok(reason)
+    }
+
+    /// Hands each event to what its token names: a connection (driven at
+    /// once), a listener (marked readable), the waker or the signals.
+    /// Returns whether the waker and the signals fired.
+    fn dispatch_events(&mut self) -> (bool, bool) {
+        let (mut woken, mut signalled) = (false, false);
+        for event in self.events.iter() {
+            self.core.stats.events += 1;
+            match event.token() {
+                token::WAKER => woken = true,
+                token::SIGNALS => signalled = true,
+                token => match ConnId::from_token(token) {
+                    Some(id) => on_connection_event(
+                        &mut self.core,
+                        &mut self.protocols,
+                        &mut self.scratch,
+                        id,
+                        event,
+                    ),
+                    None => {
+                        if let Some(listener) = self.listeners.get_mut(token.0) {
+                            trace!("{} listener readable", listener.addr);
+                            listener.readable = true;
+                            self.listener_ready = true;
+                        }
+                    }
+                },
+            }
+        }
+        #[cfg(feature = "fault-injection")]
+        for id in crate::conn::fault::take_readiness() {
+            // Injected readiness: a spurious wake-up, or the edge owed
+            // after an injected WouldBlock or short read.
+            let ready = Event::Ready {
+                read: true,
+                write: true,
+                hup: false,
+            };
+            if self.core.live(id).is_some() {
+                drive(
+                    &mut self.core,
+                    &mut self.protocols,
+                    &mut self.scratch,
+                    id,
+                    ready,
+                );
+            }
+        }
+        (woken, signalled)
+    }
+
+    /// How long `poll` may sleep, and why: zero when work is pending, else
+    /// until the nearest deadline (timers, timeouts, accept back-off, drain),
+    /// capped by `max_wait`; forever if there is none.
+    fn poll_timeout(&mut self, max_wait: Option<Duration>) -> (Option<Duration>, &'static str) {
+        let can_accept = self.can_accept();
+        let core = &mut self.core;
+        // A back-off that has passed is no reason to wake: either accepting
+        // can go on (work pending, below) or the server is full, and then a
+        // close will clear the back-off. Counting it would spin the loop.
+        let paused = self
+            .accept_paused_until
+            .filter(|&t| self.listener_ready && t > core.now);
+        // Deadlines of connections that are gone are dropped here, so they
+        // never wake the poll.
+        let conns = &core.conns;
+        let deadline = core.deadlines.next_live(|id, at| {
+            conns
+                .get(id.key())
+                .is_some_and(|c| c.id == id && c.armed == Some(at) && c.state.is_live())
+        });
+        let nearest = earliest(
+            earliest(deadline, core.timers.next_deadline()),
+            earliest(paused, self.drain_deadline),
+        );
+        let stop_pending = core.stop_requested && !core.stopping;
+        #[cfg(feature = "fault-injection")]
+        let stop_pending = stop_pending || crate::conn::fault::readiness_pending();
+        if !core.dirty.is_empty() || !core.closed.is_empty() || stop_pending || can_accept {
+            return (Some(Duration::ZERO), "work pending");
+        }
+        let until_nearest = nearest.map(|at| {
+            let sleep = &mut self.sleep;
+            if at != sleep.nearest || core.now > sleep.fresh_until {
+                *sleep = Sleep {
+                    nearest: at,
+                    until: at.saturating_duration_since(core.now),
+                    fresh_until: core.now + SLEEP_REUSE,
+                };
+            }
+            sleep.until
+        });
+        match (until_nearest, max_wait) {
+            (Some(a), Some(b)) if b < a => (Some(b), "max_wait"),
+            (Some(a), _) => (Some(a), "nearest deadline"),
+            (None, Some(b)) => (Some(b), "max_wait"),
+            (None, None) => (None, "no deadline"),
+        }
+    }
+
+    /// Whether a listener holds clients that could be accepted right now.
+    pub(super) fn can_accept(&self) -> bool {
+        // Cheapest and most often false first: it runs twice every turn.
+        if !self.listener_ready {
+            return false;
+        }
+        let core = &self.core;
+        let room = core.conns.len() < core.config.max_connections
+            || core.config.at_capacity == crate::AtCapacity::Refuse;
+        let paused = self.accept_paused_until.is_some_and(|t| t > core.now);
+        !core.stopping && room && !paused
+    }
+
+    /// Accepts from every readable listener, within the per-turn budget.
+    fn accept(&mut self) {
+        if !self.can_accept() {
+            return;
+        }
+        self.accept_paused_until = None;
+        for listener in self.listeners.iter_mut().filter(|l| l.readable) {
+            let (core, protocols) = (&mut self.core, &mut self.protocols);
+            match accept_from(
+                listener,
+                core,
+                protocols,
+                &mut self.scratch,
+                &mut self.quiet,
+            ) {
+                // Still readable: the next turn (timeout 0) goes on accepting.
+                AcceptStop::Idle | AcceptStop::Budget => {}
+                AcceptStop::Exhausted => {
+                    self.accept_paused_until = Some(core.now + core.config.accept_backoff);
+                }
+            }
+        }
+        self.listener_ready = self.listeners.iter().any(|l| l.readable);
+    }
+
+    /// Drives connections that have work outside an event: written to or
+    /// closed by other code, or out of budget last turn.
+    fn drive_dirty(&mut self) {
+        if self.core.dirty.is_empty() {
+            return;
+        }
+        let dirty = std::mem::take(&mut self.core.dirty);
+        for &id in &dirty {
+            if let Some(conn) = self.core.conns.get_mut(id.key()).filter(|c| c.id == id) {
+                conn.queued = false;
+                drive(
+                    &mut self.core,
+                    &mut self.protocols,
+                    &mut self.scratch,
+                    id,
+                    Event::Poke,
+                );
+            }
+        }
+        // Hand the (empty) vector back to avoid reallocating it every turn,
+        // unless callbacks queued more meanwhile.
+        if self.core.dirty.is_empty() {
+            let mut dirty = dirty;
+            dirty.clear();
+            self.core.dirty = dirty;
+        }
+    }
+}
+
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Hands an event's readiness to its connection's machine and drives it.
+/// Events for a connection that is gone (or whose key now belongs to
+/// another) are counted and dropped.
+fn on_connection_event<S>(
+    core: &mut Core<S>,
+    protocols: &mut Protocols<S>,
+    scratch: &mut [u8],
+    id: ConnId,
+    event: &mio::event::Event,
+) {
+    let Some(conn) = core.conns.get_mut(id.key()).filter(|c| c.id == id) else {
+        core.stats.stale_events += 1;
+        trace!("{id} stale event dropped (connection gone)");
+        return;
+    };
+    trace!(
+        "{id} event: readable={} writable={} read_closed={} write_closed={} error={}",
+        event.is_readable(),
+        event.is_writable(),
+        event.is_read_closed(),
+        event.is_write_closed(),
+        event.is_error()
+    );
+    if !conn.state.is_live() {
+        core.stats.stale_events += 1;
+        trace!("{id} event after close dropped");
+        return;
+    }
+    let bit = |set: bool, bit: u8| if set { bit } else { 0 };
+    let flags = bit(event.is_readable(), EventFlags::READABLE)
+        | bit(event.is_writable(), EventFlags::WRITABLE)
+        | bit(event.is_read_closed(), EventFlags::HUP)
+        | bit(event.is_error(), EventFlags::ERROR);
+    let turn = core.stats.turns as u32;
+    conn.recorder.record(Mark::Event {
+        turn,
+        flags: EventFlags::new(flags),
+    });
+    // HUP and ERR only say "try the syscall": they mark the edges, and read
+    // or write will report what happened.
+    let ready = Event::Ready {
+        read: event.is_readable() || event.is_read_closed() || event.is_error(),
+        write: event.is_writable() || event.is_write_closed() || event.is_error(),
+        hup: event.is_read_closed(),
+    };
+    drive(core, protocols, scratch, id, ready);
+}
