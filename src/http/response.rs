@@ -7,6 +7,7 @@ use log::warn;
 
 use super::Error;
 use super::date::DATE_LEN;
+use super::header::{HeaderName, IntoHeaderName, Role, is_value};
 
 /// The response a handler builds: a status (default 200), headers, a body.
 ///
@@ -65,26 +66,45 @@ impl<'a> Response<'a> {
     /// Adds a header line. A name that is not a token, or a value holding a
     /// control character (CR, LF, NUL…), is dropped with a warning: header
     /// injection cannot pass through here.
-    pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
-        let lower = |managed: &str| name.eq_ignore_ascii_case(managed);
-        if lower("connection") {
-            self.close |= value
-                .split(',')
-                .any(|option| option.trim().eq_ignore_ascii_case("close"));
-        } else if ["content-length", "transfer-encoding", "date", "server"]
-            .iter()
-            .any(|managed| lower(managed))
-        {
-            log::debug!("response header {name} is set by twig: ignored");
-        } else if push_header(self.headers, name, value) {
-            self.has_content_type |= lower("content-type");
+    ///
+    /// The name is a string, checked on each call, or a [`HeaderName`],
+    /// checked once when it was made (at compile time for a `const`), so
+    /// the response only checks the value:
+    ///
+    /// ```
+    /// use twig::http::{HeaderName, Router};
+    /// const POWERED_BY: HeaderName = HeaderName::from_static("X-Powered-By");
+    /// let router = Router::<()>::new().get("/", |_, res, _| {
+    ///     res.header(POWERED_BY, "twig").header("X-Request-Id", "42");
+    ///     res.text("hello\n");
+    /// });
+    /// ```
+    pub fn header<'n>(&mut self, name: impl IntoHeaderName<'n>, value: &str) -> &mut Self {
+        match name.into_header_name() {
+            Ok(name) => self.named_header(name, value),
+            Err(invalid) => warn!("{invalid} (value {value:?}): dropped"),
         }
         self
     }
 
+    fn named_header(&mut self, name: HeaderName<'_>, value: &str) {
+        match name.role() {
+            Role::Plain => {
+                push_header(self.headers, name, value);
+            }
+            Role::ContentType => self.has_content_type |= push_header(self.headers, name, value),
+            Role::Connection => {
+                self.close |= value
+                    .split(',')
+                    .any(|option| option.trim().eq_ignore_ascii_case("close"));
+            }
+            Role::Managed => log::debug!("response header {name} is set by twig: ignored"),
+        }
+    }
+
     /// Sets `Content-Type`.
     pub fn content_type(&mut self, value: &str) -> &mut Self {
-        self.header("Content-Type", value)
+        self.header(HeaderName::CONTENT_TYPE, value)
     }
 
     /// Appends `text` to the body; the content type is
@@ -128,9 +148,13 @@ impl<'a> Response<'a> {
         self.body
     }
 
-    fn typed(&mut self, content_type: &str, bytes: &[u8]) {
+    /// Appends `bytes`, with `content_type` (a valid value, written
+    /// unchecked) unless one was set.
+    fn typed(&mut self, content_type: &'static str, bytes: &[u8]) {
         if !self.has_content_type {
-            self.content_type(content_type);
+            debug_assert!(is_value(content_type.as_bytes()));
+            push_line(self.headers, HeaderName::CONTENT_TYPE, content_type);
+            self.has_content_type = true;
         }
         self.send(bytes);
     }
@@ -168,8 +192,13 @@ pub fn write_response(
     close: bool,
 ) {
     status_line(out, status);
-    for (name, value) in headers {
-        push_header(out, name, value);
+    for &(name, value) in headers {
+        match HeaderName::new(name) {
+            Ok(name) => {
+                push_header(out, name, value);
+            }
+            Err(invalid) => warn!("{invalid} (value {value:?}): dropped"),
+        }
     }
     finish(out, status, body, false, close.then_some("close"));
 }
@@ -235,19 +264,30 @@ fn finish(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool, connecti
     }
 }
 
-/// Appends `name: value\r\n` if both are valid; returns whether it did.
-fn push_header(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    let valid_name = !name.is_empty() && name.bytes().all(token);
-    if !valid_name || value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-        warn!("invalid response header {name:?}: {value:?}: dropped");
+/// Appends `name: value\r\n` if the value is valid (the name was checked
+/// when it was made); returns whether it did.
+fn push_header(out: &mut Vec<u8>, name: HeaderName<'_>, value: &str) -> bool {
+    if !is_value(value.as_bytes()) {
+        warn!("invalid value for response header {name}: {value:?}: dropped");
         return false;
     }
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.trim_matches([' ', '\t']).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    push_line(out, name, value);
     true
+}
+
+/// Appends `name: value\r\n`, the value without surrounding blanks.
+fn push_line(out: &mut Vec<u8>, name: HeaderName<'_>, value: &str) {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let value = value.as_bytes();
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(&value[start..end]);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends `n` in decimal, without the formatting machinery.
@@ -328,10 +368,15 @@ mod tests {
             .header("X-Bad", "a\r\nSet-Cookie: evil=1")
             .header("Bad Name", "v")
             .header("X-Nul", "a\0b")
+            .header(HeaderName::CACHE_CONTROL, " no-store\t")
+            .header(&String::from("X-Owned"), "yes")
             .header("Content-Length", "99")
             .header("Connection", "Close");
         assert!(response.is_closing());
-        assert_eq!(response.headers(), b"X-Ok: fine\r\n");
+        assert_eq!(
+            response.headers(),
+            b"X-Ok: fine\r\nCache-Control: no-store\r\nX-Owned: yes\r\n"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Handler, MAX_PARAMS, Request, Response};
+use super::{Handler, HeaderName, MAX_PARAMS, Request, Response};
 use crate::Ctx;
 
 /// A route's handler: a function of the request, the response to fill in,
@@ -150,7 +150,7 @@ impl<S> Router<S> {
         }
         response
             .status(405)
-            .header("Allow", &allow.join(", "))
+            .header(HeaderName::ALLOW, &allow.join(", "))
             .text("method not allowed\n");
     }
 }
