@@ -148,12 +148,17 @@ impl<'a> Response<'a> {
         self.body
     }
 
-    /// Appends `bytes`, with `content_type` (a valid value, written
-    /// unchecked) unless one was set.
+    /// Appends `bytes`, with `content_type` (a valid value without
+    /// surrounding blanks, written unchecked) unless one was set.
     fn typed(&mut self, content_type: &'static str, bytes: &[u8]) {
         if !self.has_content_type {
             debug_assert!(is_value(content_type.as_bytes()));
-            push_line(self.headers, HeaderName::CONTENT_TYPE, content_type);
+            debug_assert_eq!(content_type, content_type.trim());
+            push_line(
+                self.headers,
+                HeaderName::CONTENT_TYPE,
+                content_type.as_bytes(),
+            );
             self.has_content_type = true;
         }
         self.send(bytes);
@@ -264,19 +269,14 @@ fn finish(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool, connecti
     }
 }
 
-/// Appends `name: value\r\n` if the value is valid (the name was checked
-/// when it was made); returns whether it did.
+/// Appends `name: value\r\n`, the value without surrounding blanks, if
+/// the value is valid (the name was checked when it was made); returns
+/// whether it did.
 fn push_header(out: &mut Vec<u8>, name: HeaderName<'_>, value: &str) -> bool {
     if !is_value(value.as_bytes()) {
         warn!("invalid value for response header {name}: {value:?}: dropped");
         return false;
     }
-    push_line(out, name, value);
-    true
-}
-
-/// Appends `name: value\r\n`, the value without surrounding blanks.
-fn push_line(out: &mut Vec<u8>, name: HeaderName<'_>, value: &str) {
     let blank = |b: &u8| *b == b' ' || *b == b'\t';
     let value = value.as_bytes();
     let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
@@ -284,9 +284,15 @@ fn push_line(out: &mut Vec<u8>, name: HeaderName<'_>, value: &str) {
         .iter()
         .rposition(|b| !blank(b))
         .map_or(start, |i| i + 1);
+    push_line(out, name, &value[start..end]);
+    true
+}
+
+/// Appends `name: value\r\n`.
+fn push_line(out: &mut Vec<u8>, name: HeaderName<'_>, value: &[u8]) {
     out.extend_from_slice(name.as_str().as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(&value[start..end]);
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
