@@ -98,6 +98,22 @@ fn lesson_exchange_byte_for_byte() {
     assert_eq!(stats.active, 0, "{stats}");
 }
 
+/// Plain text that cannot begin an HTTP request is answered from the first
+/// read: the client keeps its write side open (no EOF) and still gets `Yes`.
+/// The bound is the read timeout of [`connect`], never a sleep.
+#[test]
+fn plain_text_without_newline_is_answered_before_eof() {
+    let server = start(|| ReplyYes);
+    for text in [&b"hello"[..], b"a b", QUESTION] {
+        let mut stream = connect(server.addr);
+        stream.set_nodelay(true).unwrap();
+        stream.write_all(text).expect("send the text");
+        let reply = read_to_close(&mut stream);
+        assert_eq!(reply, b"Yes", "{:?} got {:?}", show(text), show(&reply));
+        drop(stream); // only now does the client close its side
+    }
+}
+
 #[test]
 fn http_1_1_get_gets_exact_response_then_close() {
     let server = start(|| ReplyYes);

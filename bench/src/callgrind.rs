@@ -1,6 +1,8 @@
 //! User-space instructions per request: each server under
 //! `valgrind --tool=callgrind` for two request counts, so start-up and
-//! shutdown cancel out; per function and per source line of twig.
+//! shutdown cancel out; per function and per source line of twig. Echo
+//! (64 B ping-pong) for every echo peer, and HTTP keep-alive hello (`GET /`,
+//! 50 connections) for twig's `http_server`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,10 +15,21 @@ use crate::procs::{Bins, Peer, Server, Service};
 use crate::report::{Better, Report};
 use crate::workloads::Opts;
 
+/// The connections of the HTTP hello measurement.
+const HTTP_CONNS: usize = 50;
+/// Its name in the report.
+pub const HTTP_LABEL: &str = "HTTP hello keep-alive, 50 conn (callgrind)";
+
 /// One server run under callgrind for `n` requests; returns the output file.
-fn callgrind_run(bins: &Bins, peer: Peer, conns: usize, n: u64) -> io::Result<String> {
+fn callgrind_run(
+    bins: &Bins,
+    peer: Peer,
+    service: Service,
+    conns: usize,
+    n: u64,
+) -> io::Result<String> {
     let out = bins.work.join(format!(
-        "callgrind-{}-{conns}-{n}.out",
+        "callgrind-{}-{service:?}-{conns}-{n}.out",
         peer.name().replace(' ', "_")
     ));
     let wrapper = vec![
@@ -24,8 +37,13 @@ fn callgrind_run(bins: &Bins, peer: Peer, conns: usize, n: u64) -> io::Result<St
         "--tool=callgrind".into(),
         format!("--callgrind-out-file={}", out.display()),
     ];
-    let server = Server::start(bins, peer, Service::Echo, &wrapper)?;
-    let a: Vec<String> = ["--mode", "echo", "--size", "64", "--warmup", "0"]
+    let server = Server::start(bins, peer, service, &wrapper)?;
+    let mode = if service == Service::Http {
+        "http"
+    } else {
+        "echo"
+    };
+    let a: Vec<String> = ["--mode", mode, "--size", "64", "--warmup", "0"]
         .iter()
         .map(|s| s.to_string())
         .chain(["--conns".into(), conns.to_string()])
@@ -232,30 +250,39 @@ fn short_name(func: &str, object: &str) -> String {
     s.replace('|', "\\|")
 }
 
-/// User-space instructions per echo request, from the difference of two
-/// callgrind runs; with the per-function breakdown.
-pub fn instructions(bins: &Bins, opts: &Opts, report: &mut Report) -> io::Result<()> {
+/// User-space instructions per request, from the difference of two
+/// callgrind runs; with the per-function breakdown. Echo at each of
+/// `opts.callgrind_conns` (if `echo`), then HTTP hello at 50 connections.
+pub fn instructions(bins: &Bins, opts: &Opts, report: &mut Report, echo: bool) -> io::Result<()> {
     let (n1, n2) = opts.callgrind_requests;
-    let dn = (n2 - n1) as f64;
     let mut section = format!(
-        "## User-space instructions per echo request (callgrind)\n\n\
+        "## User-space instructions per request (callgrind)\n\n\
          Each server runs under `valgrind --tool=callgrind` twice, for {n1} and {n2} \
          requests; per request = (Ir({n2}) − Ir({n1})) / {}. Functions: the same \
          difference per function (inclusive, self), read from the call graph in callgrind's output \
-         (functions merged by name, so code inlined from other files counts where it ran).\n",
+         (functions merged by name, so code inlined from other files counts where it ran). \
+         Echo is 64 B ping-pong; HTTP is `GET /` on keep-alive connections, one request in \
+         flight each, against `examples/http_server.rs`.\n",
         n2 - n1
     );
-    let peers = [Peer::Twig, Peer::C, Peer::Mio, Peer::Tokio];
-    for &conns in &opts.callgrind_conns {
-        eprintln!("instructions per request (callgrind), {conns} conn");
+    let echo_peers = [Peer::Twig, Peer::C, Peer::Mio, Peer::Tokio];
+    let echo_conns = if echo { &opts.callgrind_conns[..] } else { &[] };
+    let mut runs: Vec<(Service, usize, &[Peer], String)> = echo_conns
+        .iter()
+        .map(|&conns| {
+            let label = format!("echo 64 B, {conns} conn (callgrind)");
+            (Service::Echo, conns, &echo_peers[..], label)
+        })
+        .collect();
+    runs.push((Service::Http, HTTP_CONNS, &[Peer::Twig], HTTP_LABEL.into()));
+    for (service, conns, peers, label) in runs {
+        eprintln!("instructions per request (callgrind), {label}");
         let mut per_req = BTreeMap::new();
-        for peer in peers {
-            let f1 = callgrind_run(bins, peer, conns, n1)?;
-            let f2 = callgrind_run(bins, peer, conns, n2)?;
-            let ir = (callgrind_total(&f2)? as f64 - callgrind_total(&f1)? as f64) / dn;
+        for &peer in peers {
+            let (ir, c1, c2) = measure(bins, peer, service, conns, (n1, n2))?;
             eprintln!("  {:<16} {ir:.0} instructions/request", peer.name());
             per_req.insert(peer, vec![ir]);
-            let (c1, c2) = (parse_callgrind(&f1)?, parse_callgrind(&f2)?);
+            let dn = (n2 - n1) as f64;
             let per = |f: fn(&Cost) -> u64, k: &str| {
                 let before = c1.functions.get(k).map_or(0, f) as f64;
                 (c2.functions.get(k).map_or(0, f) as f64 - before) / dn
@@ -275,7 +302,7 @@ pub fn instructions(bins: &Bins, opts: &Opts, report: &mut Report) -> io::Result
             let top = if peer == Peer::Twig { 40 } else { 12 };
             let _ = writeln!(
                 section,
-                "\n### {} — {conns} connection(s): {ir:.0} instructions/request\n\n\
+                "\n### {} — {label}: {ir:.0} instructions/request\n\n\
                  | function [object] | inclusive/req | self/req |\n|---|---:|---:|",
                 peer.name()
             );
@@ -295,9 +322,23 @@ pub fn instructions(bins: &Bins, opts: &Opts, report: &mut Report) -> io::Result
                 section.push_str(&hot_lines(&c1, &c2, dn));
             }
         }
-        let label = format!("echo 64 B, {conns} conn (callgrind)");
         report.add(&label, "instructions/request", Better::Lower, per_req);
     }
     report.sections.push(section);
     Ok(())
+}
+
+/// Instructions per request of `peer` serving `service` over `conns`
+/// connections, and the profiles of its two runs.
+fn measure(
+    bins: &Bins,
+    peer: Peer,
+    service: Service,
+    conns: usize,
+    (n1, n2): (u64, u64),
+) -> io::Result<(f64, Profile, Profile)> {
+    let f1 = callgrind_run(bins, peer, service, conns, n1)?;
+    let f2 = callgrind_run(bins, peer, service, conns, n2)?;
+    let ir = (callgrind_total(&f2)? as f64 - callgrind_total(&f1)? as f64) / (n2 - n1) as f64;
+    Ok((ir, parse_callgrind(&f1)?, parse_callgrind(&f2)?))
 }

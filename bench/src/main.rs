@@ -6,9 +6,11 @@
 //!
 //! ```text
 //! cargo run --release -p twig-bench -- [all|echo|pipeline|bulk|connect|kv|
-//!     http|memory|syscalls|instructions] [--quick] [--rounds N] [--duration SECS] [--out DIR]
-//!     [--twig DIR]
+//!     http|memory|syscalls|instructions|http-instructions] [--quick] [--rounds N]
+//!     [--duration SECS] [--out DIR] [--twig DIR]
 //! ```
+//! `http-instructions` is the HTTP part of `instructions` alone (twig's
+//! HTTP hello under callgrind, 50 connections).
 //! `all` (the default) writes `bench/results/` (results.md, raw.tsv,
 //! chart.svg); anything else, or `--quick`, writes under the work directory
 //! unless `--out` says where. `chart RAW.TSV` redraws the chart beside a
@@ -73,7 +75,7 @@ fn run() -> io::Result<()> {
             "--out" => out = Some(PathBuf::from(value()?)),
             "--twig" => twig = Some(PathBuf::from(value()?)),
             "all" => what.extend(WORKLOADS.iter().map(|s| s.to_string())),
-            w if WORKLOADS.contains(&w) => what.push(w.to_string()),
+            w if WORKLOADS.contains(&w) || w == "http-instructions" => what.push(w.to_string()),
             "chart" => {
                 // Redraws chart.svg beside a saved raw.tsv: no new run.
                 let raw = PathBuf::from(value()?);
@@ -142,7 +144,7 @@ fn run() -> io::Result<()> {
     for w in &what {
         let needs: &[&str] = match w.as_str() {
             "syscalls" => &["perf", "strace"],
-            "instructions" => &["valgrind"],
+            "instructions" | "http-instructions" => &["valgrind"],
             "kv" => &["redis-server", "redis-benchmark"],
             "http" => &["taskset", "wrk", "nginx"],
             _ => &["taskset", "python3"],
@@ -163,7 +165,8 @@ fn run() -> io::Result<()> {
             "http" => http::http(&bins, &opts, &mut report)?,
             "memory" => workloads::memory(&bins, &opts, &mut report)?,
             "syscalls" => syscalls::syscalls(&bins, &opts, &mut report)?,
-            "instructions" => callgrind::instructions(&bins, &opts, &mut report)?,
+            "instructions" => callgrind::instructions(&bins, &opts, &mut report, true)?,
+            "http-instructions" => callgrind::instructions(&bins, &opts, &mut report, false)?,
             _ => unreachable!("checked above"),
         }
     }
@@ -192,7 +195,7 @@ fn run() -> io::Result<()> {
 
 fn usage(why: &str) -> io::Error {
     io::Error::other(format!(
-        "{why}\nusage: twig-bench [all|{}]... [--quick] [--rounds N] [--duration SECS] [--out DIR] [--twig DIR]",
+        "{why}\nusage: twig-bench [all|{}|http-instructions]... [--quick] [--rounds N] [--duration SECS] [--out DIR] [--twig DIR]",
         WORKLOADS.join("|")
     ))
 }

@@ -2,7 +2,7 @@
 //! §5.6.7) formatted from [`SystemTime`] by hand, and cached so that a busy
 //! loop formats it at most once per second.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate.
@@ -10,7 +10,6 @@ pub(crate) const DATE_LEN: usize = 29;
 
 /// The last date formatted on this thread. One reactor runs per thread, so
 /// this is a per-loop cache shared by all its connections, without a lock.
-#[derive(Clone, Copy)]
 struct Cache {
     /// The loop turn ([`Core::now`](crate::Core::now)) the wall clock was last
     /// read in: within one turn the clock is not read again.
@@ -21,8 +20,10 @@ struct Cache {
 }
 
 thread_local! {
-    static CACHE: Cell<Cache> = const {
-        Cell::new(Cache { turn: None, second: u64::MAX, text: [b' '; DATE_LEN] })
+    // A RefCell, borrowed in place: a Cell would copy the whole cache out
+    // and back on every call.
+    static CACHE: RefCell<Cache> = const {
+        RefCell::new(Cache { turn: None, second: u64::MAX, text: [b' '; DATE_LEN] })
     };
 }
 
@@ -30,8 +31,7 @@ thread_local! {
 /// wall clock is read at most once per turn, and formatted only when its
 /// second has changed.
 pub(crate) fn cached(turn: Instant) -> [u8; DATE_LEN] {
-    CACHE.with(|cell| {
-        let mut cache = cell.get();
+    CACHE.with_borrow_mut(|cache| {
         if cache.turn != Some(turn) {
             cache.turn = Some(turn);
             let second = unix_seconds(SystemTime::now());
@@ -39,7 +39,6 @@ pub(crate) fn cached(turn: Instant) -> [u8; DATE_LEN] {
                 cache.second = second;
                 cache.text = format_seconds(second);
             }
-            cell.set(cache);
         }
         cache.text
     })

@@ -144,8 +144,8 @@ fn split_target(target: &str) -> (&str, Option<&str>) {
             .find(['/', '?'])
             .map_or("", |start| &authority[start..])
     };
-    let (path, query) = match path_and_query.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    let (path, query) = match path_and_query.bytes().position(|b| b == b'?') {
+        Some(i) => (&path_and_query[..i], Some(&path_and_query[i + 1..])),
         None => (path_and_query, None),
     };
     (if path.is_empty() { "/" } else { path }, query)

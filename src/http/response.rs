@@ -7,6 +7,7 @@ use log::warn;
 
 use super::Error;
 use super::date::DATE_LEN;
+use super::header::{HeaderName, IntoHeaderName, Role, is_value};
 
 /// The response a handler builds: a status (default 200), headers, a body.
 ///
@@ -65,26 +66,45 @@ impl<'a> Response<'a> {
     /// Adds a header line. A name that is not a token, or a value holding a
     /// control character (CR, LF, NUL…), is dropped with a warning: header
     /// injection cannot pass through here.
-    pub fn header(&mut self, name: &str, value: &str) -> &mut Self {
-        let lower = |managed: &str| name.eq_ignore_ascii_case(managed);
-        if lower("connection") {
-            self.close |= value
-                .split(',')
-                .any(|option| option.trim().eq_ignore_ascii_case("close"));
-        } else if ["content-length", "transfer-encoding", "date", "server"]
-            .iter()
-            .any(|managed| lower(managed))
-        {
-            log::debug!("response header {name} is set by twig: ignored");
-        } else if push_header(self.headers, name, value) {
-            self.has_content_type |= lower("content-type");
+    ///
+    /// The name is a string, checked on each call, or a [`HeaderName`],
+    /// checked once when it was made (at compile time for a `const`), so
+    /// the response only checks the value:
+    ///
+    /// ```
+    /// use twig::http::{HeaderName, Router};
+    /// const POWERED_BY: HeaderName = HeaderName::from_static("X-Powered-By");
+    /// let router = Router::<()>::new().get("/", |_, res, _| {
+    ///     res.header(POWERED_BY, "twig").header("X-Request-Id", "42");
+    ///     res.text("hello\n");
+    /// });
+    /// ```
+    pub fn header<'n>(&mut self, name: impl IntoHeaderName<'n>, value: &str) -> &mut Self {
+        match name.into_header_name() {
+            Ok(name) => self.named_header(name, value),
+            Err(invalid) => warn!("{invalid} (value {value:?}): dropped"),
         }
         self
     }
 
+    fn named_header(&mut self, name: HeaderName<'_>, value: &str) {
+        match name.role() {
+            Role::Plain => {
+                push_header(self.headers, name, value);
+            }
+            Role::ContentType => self.has_content_type |= push_header(self.headers, name, value),
+            Role::Connection => {
+                self.close |= value
+                    .split(',')
+                    .any(|option| option.trim().eq_ignore_ascii_case("close"));
+            }
+            Role::Managed => log::debug!("response header {name} is set by twig: ignored"),
+        }
+    }
+
     /// Sets `Content-Type`.
     pub fn content_type(&mut self, value: &str) -> &mut Self {
-        self.header("Content-Type", value)
+        self.header(HeaderName::CONTENT_TYPE, value)
     }
 
     /// Appends `text` to the body; the content type is
@@ -128,9 +148,18 @@ impl<'a> Response<'a> {
         self.body
     }
 
-    fn typed(&mut self, content_type: &str, bytes: &[u8]) {
+    /// Appends `bytes`, with `content_type` (a valid value without
+    /// surrounding blanks, written unchecked) unless one was set.
+    fn typed(&mut self, content_type: &'static str, bytes: &[u8]) {
         if !self.has_content_type {
-            self.content_type(content_type);
+            debug_assert!(is_value(content_type.as_bytes()));
+            debug_assert_eq!(content_type, content_type.trim());
+            push_line(
+                self.headers,
+                HeaderName::CONTENT_TYPE,
+                content_type.as_bytes(),
+            );
+            self.has_content_type = true;
         }
         self.send(bytes);
     }
@@ -168,8 +197,13 @@ pub fn write_response(
     close: bool,
 ) {
     status_line(out, status);
-    for (name, value) in headers {
-        push_header(out, name, value);
+    for &(name, value) in headers {
+        match HeaderName::new(name) {
+            Ok(name) => {
+                push_header(out, name, value);
+            }
+            Err(invalid) => warn!("{invalid} (value {value:?}): dropped"),
+        }
     }
     finish(out, status, body, false, close.then_some("close"));
 }
@@ -194,25 +228,31 @@ pub(crate) fn write_error(out: &mut Vec<u8>, error: Error, date: &[u8; DATE_LEN]
     let status = error.status();
     status_line(out, status);
     server_and_date(out, date);
-    out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-    push_decimal(out, error.reason().len() as u64 + 1);
-    out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
+    push_content_length(out, error.reason().len() as u64 + 1);
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
     out.extend_from_slice(error.reason().as_bytes());
     out.push(b'\n');
 }
 
 fn status_line(out: &mut Vec<u8>, status: u16) {
+    if let Some(line) = known_status_line(status) {
+        out.extend_from_slice(line.as_bytes());
+        return;
+    }
     out.extend_from_slice(b"HTTP/1.1 ");
     push_decimal(out, u64::from(status));
-    out.push(b' ');
-    out.extend_from_slice(reason_phrase(status).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(b" \r\n");
 }
 
+/// `Server` and `Date`, built on the stack and appended at once.
 fn server_and_date(out: &mut Vec<u8>, date: &[u8; DATE_LEN]) {
-    out.extend_from_slice(b"Server: twig\r\nDate: ");
-    out.extend_from_slice(date);
-    out.extend_from_slice(b"\r\n");
+    const START: &[u8] = b"Server: twig\r\nDate: ";
+    let mut lines = [0u8; START.len() + DATE_LEN + 2];
+    lines[..START.len()].copy_from_slice(START);
+    lines[START.len()..START.len() + DATE_LEN].copy_from_slice(date);
+    lines[START.len() + DATE_LEN..].copy_from_slice(b"\r\n");
+    out.extend_from_slice(&lines);
 }
 
 /// `Content-Length` (except where a body is not allowed: 204 and 304),
@@ -220,9 +260,7 @@ fn server_and_date(out: &mut Vec<u8>, date: &[u8; DATE_LEN]) {
 fn finish(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool, connection: Option<&str>) {
     let bodiless = status == 204 || status == 304;
     if !bodiless {
-        out.extend_from_slice(b"Content-Length: ");
-        push_decimal(out, body.len() as u64);
-        out.extend_from_slice(b"\r\n");
+        push_content_length(out, body.len() as u64);
     }
     if let Some(connection) = connection {
         out.extend_from_slice(b"Connection: ");
@@ -235,75 +273,114 @@ fn finish(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool, connecti
     }
 }
 
-/// Appends `name: value\r\n` if both are valid; returns whether it did.
-fn push_header(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    let valid_name = !name.is_empty() && name.bytes().all(token);
-    if !valid_name || value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-        warn!("invalid response header {name:?}: {value:?}: dropped");
+/// Appends `name: value\r\n`, the value without surrounding blanks, if
+/// the value is valid (the name was checked when it was made); returns
+/// whether it did.
+fn push_header(out: &mut Vec<u8>, name: HeaderName<'_>, value: &str) -> bool {
+    if !is_value(value.as_bytes()) {
+        warn!("invalid value for response header {name}: {value:?}: dropped");
         return false;
     }
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.trim_matches([' ', '\t']).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let value = value.as_bytes();
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    push_line(out, name, &value[start..end]);
     true
 }
 
+/// Appends `name: value\r\n`.
+fn push_line(out: &mut Vec<u8>, name: HeaderName<'_>, value: &[u8]) {
+    out.extend_from_slice(name.as_str().as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends `n` in decimal, without the formatting machinery.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
+    let start = decimal_into(&mut digits, n);
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// `Content-Length: n\r\n`, built on the stack and appended at once.
+fn push_content_length(out: &mut Vec<u8>, n: u64) {
+    const NAME: &[u8] = b"Content-Length: ";
+    let mut line = [0u8; NAME.len() + 20 + 2];
+    let end = line.len() - 2;
+    let start = decimal_into(&mut line[..end], n) - NAME.len();
+    line[start..start + NAME.len()].copy_from_slice(NAME);
+    line[end..].copy_from_slice(b"\r\n");
+    out.extend_from_slice(&line[start..]);
+}
+
+/// Writes `n` in decimal at the end of `digits` (20 bytes or more); returns
+/// where it starts.
+fn decimal_into(digits: &mut [u8], mut n: u64) -> usize {
     let mut start = digits.len();
     loop {
         start -= 1;
         digits[start] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return start;
         }
     }
-    out.extend_from_slice(&digits[start..]);
 }
 
-/// The reason phrase of a status code ("" for codes without a registered one).
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        206 => "Partial Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        417 => "Expectation Failed",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "",
-    }
+/// The status codes with a registered reason phrase: `status_line` writes
+/// theirs from one constant each.
+macro_rules! statuses {
+    ($($code:literal $reason:literal,)*) => {
+        /// The whole status line of a code with a registered reason phrase.
+        fn known_status_line(status: u16) -> Option<&'static str> {
+            match status {
+                $($code => Some(concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n")),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+statuses! {
+    100 "Continue",
+    200 "OK",
+    201 "Created",
+    202 "Accepted",
+    204 "No Content",
+    206 "Partial Content",
+    301 "Moved Permanently",
+    302 "Found",
+    303 "See Other",
+    304 "Not Modified",
+    307 "Temporary Redirect",
+    308 "Permanent Redirect",
+    400 "Bad Request",
+    401 "Unauthorized",
+    403 "Forbidden",
+    404 "Not Found",
+    405 "Method Not Allowed",
+    408 "Request Timeout",
+    409 "Conflict",
+    410 "Gone",
+    411 "Length Required",
+    413 "Content Too Large",
+    414 "URI Too Long",
+    415 "Unsupported Media Type",
+    417 "Expectation Failed",
+    422 "Unprocessable Content",
+    429 "Too Many Requests",
+    431 "Request Header Fields Too Large",
+    500 "Internal Server Error",
+    501 "Not Implemented",
+    502 "Bad Gateway",
+    503 "Service Unavailable",
+    504 "Gateway Timeout",
+    505 "HTTP Version Not Supported",
 }
 
 #[cfg(test)]
@@ -328,10 +405,35 @@ mod tests {
             .header("X-Bad", "a\r\nSet-Cookie: evil=1")
             .header("Bad Name", "v")
             .header("X-Nul", "a\0b")
+            .header(HeaderName::CACHE_CONTROL, " no-store\t")
+            .header(&String::from("X-Owned"), "yes")
             .header("Content-Length", "99")
             .header("Connection", "Close");
         assert!(response.is_closing());
-        assert_eq!(response.headers(), b"X-Ok: fine\r\n");
+        assert_eq!(
+            response.headers(),
+            b"X-Ok: fine\r\nCache-Control: no-store\r\nX-Owned: yes\r\n"
+        );
+    }
+
+    #[test]
+    fn status_lines_and_lengths() {
+        let line = |status| {
+            let mut out = Vec::new();
+            status_line(&mut out, status);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(line(200), "HTTP/1.1 200 OK\r\n");
+        assert_eq!(
+            line(431),
+            "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        );
+        assert_eq!(line(299), "HTTP/1.1 299 \r\n");
+        for n in [0u64, 9, 17, 100, u64::MAX] {
+            let mut out = Vec::new();
+            push_content_length(&mut out, n);
+            assert_eq!(out, format!("Content-Length: {n}\r\n").as_bytes());
+        }
     }
 
     #[test]

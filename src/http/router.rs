@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Handler, MAX_PARAMS, Request, Response};
+use super::{Handler, HeaderName, MAX_PARAMS, Request, Response};
 use crate::Ctx;
 
 /// A route's handler: a function of the request, the response to fill in,
@@ -150,7 +150,7 @@ impl<S> Router<S> {
         }
         response
             .status(405)
-            .header("Allow", &allow.join(", "))
+            .header(HeaderName::ALLOW, &allow.join(", "))
             .text("method not allowed\n");
     }
 }
@@ -164,9 +164,16 @@ impl<S> Route<S> {
     ) -> Option<([(&'r str, &'p str); MAX_PARAMS], usize)> {
         let mut params = [("", ""); MAX_PARAMS];
         let mut n = 0;
-        let mut parts = path.strip_prefix('/')?.split('/');
+        // `rest` is what `split('/')` would still yield, without its
+        // iterator machinery: paths are short.
+        let mut rest = Some(path.strip_prefix('/')?);
         for segment in &self.segments {
-            let part = parts.next()?;
+            let current = rest?;
+            let (part, after) = match current.bytes().position(|b| b == b'/') {
+                Some(i) => (&current[..i], Some(&current[i + 1..])),
+                None => (current, None),
+            };
+            rest = after;
             match segment {
                 Segment::Exact(exact) if **exact == *part => {}
                 Segment::Param(name) if !part.is_empty() => {
@@ -176,7 +183,7 @@ impl<S> Route<S> {
                 _ => return None,
             }
         }
-        parts.next().is_none().then_some((params, n))
+        rest.is_none().then_some((params, n))
     }
 }
 
@@ -238,5 +245,48 @@ impl<S> fmt::Debug for Router<S> {
         f.debug_list()
             .entries(self.routes.iter().map(|r| (&r.method, &r.segments)))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_whole_segments() {
+        let patterns = ["/", "/a", "/a/", "/a/{x}", "/a/{x}/b", "/{x}/{y}"];
+        let router: Router = patterns.iter().fold(Router::new(), |router, pattern| {
+            router.get(pattern, |_, _, _| {})
+        });
+        // Which routes match `path`, each with the values it captured.
+        let matching = |path: &str| -> Vec<(usize, Vec<String>)> {
+            let routes = router.routes.iter().enumerate();
+            routes
+                .filter_map(|(i, route)| {
+                    let (params, n) = route.matches(path)?;
+                    Some((i, params[..n].iter().map(|p| p.1.to_string()).collect()))
+                })
+                .collect()
+        };
+        /// A path, and the routes that match it with their captures.
+        type Case = (&'static str, &'static [(usize, &'static [&'static str])]);
+        let cases: &[Case] = &[
+            ("/", &[(0, &[])]),
+            ("/a", &[(1, &[])]),
+            ("/a/", &[(2, &[])]),
+            ("/a/7", &[(3, &["7"]), (5, &["a", "7"])]),
+            ("/a/7/b", &[(4, &["7"])]),
+            ("/a/7/b/", &[]),
+            ("//", &[]),
+            ("a", &[]),
+            ("", &[]),
+        ];
+        for (path, want) in cases {
+            let want: Vec<(usize, Vec<String>)> = want
+                .iter()
+                .map(|(i, v)| (*i, v.iter().map(|s| s.to_string()).collect()))
+                .collect();
+            assert_eq!(matching(path), want, "{path:?}");
+        }
     }
 }

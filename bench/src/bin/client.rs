@@ -2,12 +2,14 @@
 //! a closed loop; it prints one parseable line at the end.
 //!
 //! ```text
-//! client ADDR --mode echo|bulk|connect|idle [--conns N] [--size BYTES]
+//! client ADDR --mode echo|http|bulk|connect|idle [--conns N] [--size BYTES]
 //!        [--depth D] [--duration SECS] [--warmup SECS] [--requests N]
 //!        [--window BYTES] [--wait-start]
 //! ```
 //! - `echo`: each connection keeps `depth` messages of `size` bytes in flight
 //!   and sends one more per echo received (depth 1 is ping-pong).
+//! - `http`: like `echo`, but each message is `GET / HTTP/1.1` (keep-alive)
+//!   and its answer one response framed by its `Content-Length`.
 //! - `bulk`: each connection streams `size`-byte writes, keeping at most
 //!   `window` bytes unechoed; reports MB/s echoed.
 //! - `connect`: the lesson: N slots, each connects, sends a request, reads
@@ -40,10 +42,21 @@ const MAX_CONNECTING: usize = 128;
 const HARD_LIMIT: Duration = Duration::from_secs(120);
 /// The lesson's request.
 const REQUEST: &[u8] = b"can you hear me?";
+/// The request of the `http` mode.
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+/// A response head longer than this is an error (`http` mode).
+const MAX_RESPONSE_HEAD: usize = 8 * 1024;
+
+thread_local! {
+    /// What the `http` mode writes from: `GET` over and over, a little more
+    /// than the largest write.
+    static GETS: Vec<u8> = GET.repeat(64 * 1024 / GET.len() + 2);
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Echo,
+    Http,
     Bulk,
     Connect,
     Idle,
@@ -88,6 +101,7 @@ fn parse_args() -> Result<Args, String> {
             "--mode" => {
                 args.mode = match value.as_str() {
                     "echo" => Mode::Echo,
+                    "http" => Mode::Http,
                     "bulk" => Mode::Bulk,
                     "connect" => Mode::Connect,
                     "idle" => Mode::Idle,
@@ -190,6 +204,10 @@ struct Stream {
     received: u64,
     /// Bytes of the oldest unanswered message received so far.
     partial: usize,
+    /// Messages answered, the warm-up included.
+    answered: u64,
+    /// Response bytes not yet framed (`http` mode).
+    pending: Vec<u8>,
     /// When each message in flight was sent (echo mode).
     sent_at: VecDeque<Instant>,
 }
@@ -222,10 +240,10 @@ fn run_streams(args: &Args) -> io::Result<()> {
     let mut events = Events::with_capacity(1024);
     let mut streams: Vec<Stream> = Vec::with_capacity(args.conns);
     let mut rbuf = vec![0u8; 64 * 1024];
-    let warm_size = if args.mode == Mode::Echo {
-        args.size
-    } else {
-        64
+    let warm_size = match args.mode {
+        Mode::Echo => args.size,
+        Mode::Http => GET.len(),
+        _ => 64,
     };
     let began = Instant::now();
     let mut tally = Tally::default();
@@ -259,6 +277,8 @@ fn run_streams(args: &Args) -> io::Result<()> {
                 sent: 0,
                 received: 0,
                 partial: 0,
+                answered: 0,
+                pending: Vec::new(),
                 sent_at: VecDeque::new(),
             });
             connecting += 1;
@@ -341,9 +361,9 @@ fn run_streams(args: &Args) -> io::Result<()> {
                 s.to_write = warm_size;
                 s.sent_at.push_back(now);
             }
-            let before = s.received;
+            let before = s.answered;
             pump(key, s, args, &mut load, &mut tally, &mut rbuf, now, true)?;
-            if !started && before < warm_size as u64 && s.received >= warm_size as u64 {
+            if !started && before == 0 && s.answered > 0 {
                 warm += 1;
             }
         }
@@ -354,10 +374,15 @@ fn run_streams(args: &Args) -> io::Result<()> {
 /// or `window` bytes unechoed (bulk).
 fn refill(args: &Args, s: &mut Stream, load: &mut Load, now: Instant) {
     match args.mode {
-        Mode::Echo => {
+        Mode::Echo | Mode::Http => {
+            let size = if args.mode == Mode::Http {
+                GET.len()
+            } else {
+                args.size
+            };
             while s.sent_at.len() < args.depth && load.may_issue() {
                 s.sent_at.push_back(now);
-                s.to_write += args.size;
+                s.to_write += size;
             }
         }
         Mode::Bulk if load.running && now < load.end => {
@@ -392,17 +417,30 @@ fn pump(
                 if counting && args.mode == Mode::Bulk {
                     tally.bytes += n as u64;
                 }
-                // Echo mode always counts messages; bulk and idle only their
-                // one 64-byte warm-up message.
-                let size = if args.mode == Mode::Echo {
-                    args.size
+                // Echo and http modes always count messages; bulk and idle
+                // only their one 64-byte warm-up message.
+                let answered = if args.mode == Mode::Http {
+                    s.pending.extend_from_slice(&rbuf[..n]);
+                    responses(&mut s.pending)?
                 } else {
-                    64
+                    let size = if args.mode == Mode::Echo {
+                        args.size
+                    } else {
+                        64
+                    };
+                    s.partial += n;
+                    let whole = s.partial / size;
+                    s.partial -= whole * size;
+                    whole
                 };
-                s.partial += n;
-                while s.partial >= size && !s.sent_at.is_empty() {
-                    s.partial -= size;
-                    let sent = s.sent_at.pop_front().unwrap_or(now);
+                for _ in 0..answered {
+                    let Some(sent) = s.sent_at.pop_front() else {
+                        if args.mode == Mode::Http {
+                            return Err(io::Error::other("a response nobody asked for"));
+                        }
+                        break;
+                    };
+                    s.answered += 1;
                     if counting {
                         tally.completed += 1;
                         tally.latencies_ns.push((now - sent).as_nanos() as u64);
@@ -430,8 +468,18 @@ fn pump(
     }
     refill(args, s, load, now);
     while s.to_write > 0 {
-        let chunk = s.to_write.min(PATTERN.len());
-        match s.socket.write(&PATTERN[..chunk]) {
+        let written = if args.mode == Mode::Http {
+            // Resume where the last write stopped, inside a request.
+            let at = (s.sent % GET.len() as u64) as usize;
+            GETS.with(|gets| {
+                let chunk = s.to_write.min(gets.len() - at);
+                s.socket.write(&gets[at..at + chunk])
+            })
+        } else {
+            let chunk = s.to_write.min(PATTERN.len());
+            s.socket.write(&PATTERN[..chunk])
+        };
+        match written {
             Ok(n) => {
                 s.to_write -= n;
                 s.sent += n as u64;
@@ -446,6 +494,41 @@ fn pump(
         }
     }
     Ok(())
+}
+
+/// Frames complete responses at the front of `pending` by their
+/// `Content-Length`, removes them, and returns how many there were.
+fn responses(pending: &mut Vec<u8>) -> io::Result<usize> {
+    let mut count = 0;
+    let mut at = 0;
+    while let Some(head) = pending[at..].windows(4).position(|w| w == b"\r\n\r\n") {
+        let head_len = head + 4;
+        let length = pending[at..at + head_len]
+            .split(|&b| b == b'\n')
+            .find_map(|line| {
+                let (name, value) = line.split_at(line.iter().position(|&b| b == b':')?);
+                name.eq_ignore_ascii_case(b"content-length")
+                    .then(|| {
+                        std::str::from_utf8(&value[1..])
+                            .ok()?
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                    })
+                    .flatten()
+            })
+            .ok_or_else(|| io::Error::other("a response without Content-Length"))?;
+        if pending.len() - at < head_len + length {
+            break;
+        }
+        at += head_len + length;
+        count += 1;
+    }
+    if pending.len() - at > MAX_RESPONSE_HEAD {
+        return Err(io::Error::other("a response head over 8 KiB"));
+    }
+    pending.drain(..at);
+    Ok(count)
 }
 
 /// One slot of the lesson workload: a connection in progress.
