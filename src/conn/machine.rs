@@ -30,6 +30,58 @@
 //! Readiness is edge-triggered (see [`Ready`]): an edge is remembered until a
 //! syscall says the socket is drained (or full), and acted on later if the
 //! state did not allow acting at once, since no second edge will come.
+//!
+//! # The transition table
+//! Each row is one call of [`next`]: the state (as its `Display` shows it in
+//! the trace), the event, the state reached and the action. The test in
+//! `machine/tests.rs` parses this table from this file and checks every row
+//! against `next`, so the picture above and these rows cannot drift from the
+//! code; beside it, an exhaustive test runs every event through every state,
+//! and a property test random sequences.
+//!
+//! | state | event | next state | action |
+//! |---|---|---|---|
+//! | `Opening (Reading, Idle; read Drained, write Pending)` | `Poke` | `Opening (Reading, Idle; read Drained, write Pending)` | `CallOnOpen` |
+//! | `Opening (Reading, Idle; read Drained, write Pending)` | `HookDone(Nothing)` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (Reading, Idle; read Drained, write Pending)` | `Ready { read: true, write: true, hup: false }` | `Open (Reading, Idle; read Pending, write Pending)` | `Read` |
+//! | `Open (Reading, Idle; read Pending, write Pending)` | `Read { short: true }` | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answer` |
+//! | `Open (Reading, Idle; read Pending, write Pending)` | `Read { short: false }` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
+//! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadBlocked` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Waiting, wrote: All }` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answered { ending: Waiting, wrote: Blocked }` | `Open (Reading, Owing; read Pending, write Full)` | `Wait` |
+//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Backpressure, wrote: Blocked }` | `Open (Unanswered, Owing; read Drained, write Full)` | `Wait` |
+//! | `Open (Reading, Owing; read Pending, write Full)` | `Ready { read: false, write: true, hup: false }` | `Open (Reading, Owing; read Pending, write Pending)` | `Flush` |
+//! | `Open (Reading, Owing; read Pending, write Pending)` | `WroteAll` | `Open (Reading, Drained; read Pending, write Pending)` | `CallOnDrained` |
+//! | `Open (Reading, Drained; read Pending, write Pending)` | `HookDone(Nothing)` | `Open (Reading, Idle; read Pending, write Pending)` | `Read` |
+//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Close, wrote: All }` | `Closing(Done) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
+//! | `Closing(Done) (Unanswered, Idle; read Drained, write Pending)` | `ShutDone` | `Lingering(Done) (Unanswered, Shut; read Drained, write Pending)` | `Wait` |
+//! | `Lingering(Done) (Unanswered, Shut; read Drained, write Pending)` | `Ready { read: true, write: true, hup: true }` | `Lingering(Done) (Unanswered, Shut; read Hup, write Pending)` | `Discard` |
+//! | `Lingering(Done) (Unanswered, Shut; read Hup, write Pending)` | `ReadEof` | `Closed(Done) (Unanswered, Shut; read Drained, write Pending)` | `Close(Done)` |
+//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Violation, wrote: All }` | `Closing(Violation) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
+//! | `Open (Reading, Idle; read Hup, write Pending)` | `ReadEof` | `Open (Eof, Idle; read Drained, write Pending)` | `CallOnEof` |
+//! | `Open (Eof, Idle; read Drained, write Pending)` | `EofHandled { keep_open: false, wrote: Nothing }` | `Closing(Eof) (Eof, Idle; read Drained, write Pending)` | `ShutWrite` |
+//! | `Open (Eof, Idle; read Drained, write Pending)` | `EofHandled { keep_open: true, wrote: All }` | `Open (HalfClosed, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (HalfClosed, Idle; read Drained, write Pending)` | `Command(ShutWrite)` | `Open (HalfClosed, Shutting; read Drained, write Pending)` | `ShutWrite` |
+//! | `Open (HalfClosed, Shutting; read Drained, write Pending)` | `ShutDone` | `Closed(Done) (HalfClosed, Shut; read Drained, write Pending)` | `Close(Done)` |
+//! | `Open (Reading, Owing; read Drained, write Full)` | `Command(ShutWrite)` | `Open (Reading, ShutAfterFlush; read Drained, write Full)` | `Wait` |
+//! | `Open (Reading, ShutAfterFlush; read Drained, write Pending)` | `WroteAll` | `Open (Reading, Shutting; read Drained, write Pending)` | `ShutWrite` |
+//! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Pause)` | `Open (Paused, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (Paused, Idle; read Pending, write Pending)` | `Command(Resume)` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
+//! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Queued)` | `Open (Reading, Owing; read Drained, write Pending)` | `Flush` |
+//! | `Open (Reading, Owing; read Pending, write Full)` | `Command(SetRelay(ReadWhileOwing))` | `Open (Reading, Owing; read Pending, write Full; relay)` | `Read` |
+//! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Close)` | `Closing(Done) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
+//! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Stop)` | `Draining (Reading, Idle; read Pending, write Pending)` | `Read` |
+//! | `Draining (Reading, Idle; read Pending, write Pending)` | `ReadBlocked` | `Closing(Shutdown) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
+//! | `Open (Reading, Idle; read Drained, write Pending)` | `Deadline(IdleTimeout)` | `Closed(IdleTimeout) (Reading, Idle; read Drained, write Pending)` | `Close(IdleTimeout)` |
+//! | `Open (Reading, Idle; read Drained, write Pending)` | `Abort(Reset)` | `Closed(Reset) (Reading, Idle; read Drained, write Pending)` | `Close(Reset)` |
+//! | `Open (HalfClosed, Idle; read Pending, write Pending)` | `SocketError(Some(Reset))` | `Closed(Reset) (HalfClosed, Idle; read Pending, write Pending)` | `Close(Reset)` |
+//! | `Connecting (Reading, Idle; read Drained, write Full)` | `Poke` | `Connecting (Reading, Idle; read Drained, write Full)` | `Wait` |
+//! | `Connecting (Reading, Idle; read Drained, write Full)` | `Ready { read: false, write: true, hup: false }` | `Connecting (Reading, Idle; read Drained, write Pending)` | `CheckConnect` |
+//! | `Connecting (Reading, Idle; read Drained, write Pending)` | `Connected(None)` | `Connecting (Reading, Idle; read Drained, write Full)` | `Wait` |
+//! | `Connecting (Reading, Idle; read Drained, write Pending)` | `Connected(Some(true))` | `Opening (Reading, Idle; read Drained, write Pending)` | `CallOnOpen` |
+//! | `Connecting (Reading, Idle; read Drained, write Pending)` | `Connected(Some(false))` | `Closed(ConnectFailed) (Reading, Idle; read Drained, write Pending)` | `ConnectFailed` |
+//! | `Connecting (Reading, Idle; read Drained, write Full)` | `Deadline(ConnectFailed)` | `Closed(ConnectFailed) (Reading, Idle; read Drained, write Full)` | `ConnectFailed` |
+//! | `Closed(Reset) (Reading, Idle; read Drained, write Pending)` | `Read { short: true }` | `Closed(Reset) (Reading, Idle; read Drained, write Pending)` | `Close(Reset)` |
 
 use crate::conn::close::CloseReason;
 
@@ -145,124 +197,6 @@ pub enum Relay {
     /// Reads on while it owes, so two relays that both owe cannot deadlock;
     /// its code bounds memory with `pause_reading`.
     ReadWhileOwing,
-}
-
-/// What happened: a readiness edge, the outcome of an action, a command
-/// from user code, or a deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// "Look again": no news, just compute what to do now.
-    Poke,
-    /// The poll reported readiness (`hup`: the peer's FIN; `error`: try both
-    /// directions and see).
-    Ready {
-        /// Readable (or read-closed, or error).
-        read: bool,
-        /// Writable (or write-closed, or error).
-        write: bool,
-        /// The peer hung up its write side.
-        hup: bool,
-    },
-    /// `read` returned bytes; `short`: fewer than the buffer held.
-    Read {
-        /// The read was shorter than the buffer.
-        short: bool,
-    },
-    /// `read` returned 0.
-    ReadEof,
-    /// `read` said `WouldBlock`.
-    ReadBlocked,
-    /// Flushing owed bytes wrote all of them.
-    WroteAll,
-    /// The I/O budget ran out with bytes still owed (the socket may take more).
-    WrotePart,
-    /// The socket is full; bytes remain owed.
-    WriteBlocked,
-    /// The connection must end now: a syscall failed for good, a timeout or
-    /// a limit struck, protocol code panicked. (While lingering, the reply
-    /// was already delivered: it keeps its own reason.)
-    Abort(CloseReason),
-    /// The protocol answered the buffered requests, and its replies were
-    /// written as far as the socket took them.
-    Answered {
-        /// Why answering stopped.
-        ending: Ending,
-        /// What became of the replies.
-        wrote: Wrote,
-    },
-    /// A hook (`on_open`, `on_drained`) returned, and what it wrote went out.
-    HookDone(Wrote),
-    /// `on_eof` returned, and what it wrote went out.
-    EofHandled {
-        /// It returned `After::KeepOpen`: stay half-closed.
-        keep_open: bool,
-        /// What became of its reply.
-        wrote: Wrote,
-    },
-    /// An outbound connect: `Some(true)` established, `Some(false)` failed,
-    /// `None` still in progress (a spurious edge).
-    Connected(Option<bool>),
-    /// The write side was shut down.
-    ShutDone,
-    /// Asked for `SO_ERROR` after an edge on a half-closed connection:
-    /// `Some` if the peer failed.
-    SocketError(Option<CloseReason>),
-    /// A command from user code.
-    Command(Command),
-    /// The connection's deadline passed (or lingering read too much); the
-    /// reason to close with, if the state has none of its own.
-    Deadline(CloseReason),
-}
-
-/// What became of the bytes a callback wrote: the driver writes them at
-/// once (optimistic write) unless [`State::may_reply`] says no.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wrote {
-    /// The callback wrote nothing.
-    Nothing,
-    /// All of it (and anything owed before it) is written.
-    All,
-    /// The socket did not take it all: the rest is owed.
-    Blocked,
-    /// Bytes were owed already: it was queued behind them.
-    Queued,
-    /// The write failed for good.
-    Failed(CloseReason),
-    /// The write side is shut: the bytes were dropped.
-    Dropped,
-}
-
-/// Why answering stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// Every buffered byte was consumed, or the rest is a partial request.
-    Waiting,
-    /// Requests remain, but enough reply waits (or the protocol paused
-    /// itself): write first, answer the rest later.
-    Backpressure,
-    /// The protocol said `After::Close`.
-    Close,
-    /// The input broke the protocol (`on_violation` has run).
-    Violation,
-}
-
-/// What user code asked of a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// Close gracefully (flush first).
-    Close,
-    /// Stop reading.
-    Pause,
-    /// Read again.
-    Resume,
-    /// Shut the write side once flushed.
-    ShutWrite,
-    /// Read (or not) while owing.
-    SetRelay(Relay),
-    /// Bytes were queued for it by other code.
-    Queued,
-    /// The server is stopping.
-    Stop,
 }
 
 /// What the driver does next. Exactly one per step; [`Action::Wait`] ends
@@ -395,8 +329,12 @@ impl std::fmt::Display for State {
     }
 }
 
+mod events;
 mod rules;
+#[cfg(test)]
+mod sim;
 #[cfg(test)]
 mod tests;
 
+pub use events::{Command, Ending, Event, Wrote};
 pub use rules::{next, timeout};

@@ -9,7 +9,8 @@ use log::{debug, trace};
 
 use super::chunked;
 use super::date;
-use super::framer::{BodyKind, Framed, Framer, Limits, MAX_HEADERS, Message};
+use super::framer::{Framed, Framer, MAX_HEADERS};
+use super::head::{BodyKind, Limits, Message};
 use super::response::{write_error, write_full};
 use super::{Error, Handler, Request, Response};
 use crate::{After, Ctx, Frame, Protocol, Violation};

@@ -12,63 +12,10 @@ use httparse::Status;
 
 use super::Error;
 use super::chunked::Scan;
-use super::head::inspect;
+use super::head::{BodyKind, Limits, Message, inspect};
 
 /// Most header lines in one request; more is a 431.
 pub const MAX_HEADERS: usize = 64;
-
-/// Size limits of the HTTP layer.
-///
-/// Twig's own [`Config::max_request_size`](crate::Config) still bounds how
-/// much one request may hold in memory; set it to at least
-/// `max_head + max_body` (plus chunked framing) for these limits to be the
-/// ones that apply. Either way an oversized request gets a 413 or a 431.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest header block (request line and headers), in bytes (default
-    /// 8 KiB). Larger is a 431 (or a 414 if the request line alone is).
-    pub max_head: usize,
-    /// Largest body, in bytes, after chunked decoding (default 1 MiB).
-    /// Larger is a 413, sent as soon as the declared or decoded length
-    /// passes it.
-    pub max_body: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            max_head: 8 * 1024,
-            max_body: 1024 * 1024,
-        }
-    }
-}
-
-/// How a request's body is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyKind {
-    /// No body.
-    None,
-    /// `Content-Length` bytes.
-    Length(usize),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-}
-
-/// What the framer learned from a complete head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Message {
-    /// Length of the head, up to and including the blank line.
-    pub head_len: usize,
-    /// Length of the whole request as sent: head plus (encoded) body. For
-    /// [`Framed::Continue`], just the head.
-    pub len: usize,
-    /// How the body is delimited.
-    pub body: BodyKind,
-    /// Whether the connection stays open after the response: HTTP/1.1
-    /// unless `Connection: close`; HTTP/1.0 only with `Connection:
-    /// keep-alive` (and without `Transfer-Encoding`).
-    pub keep_alive: bool,
-}
 
 /// What [`Framer::frame`] found at the front of the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

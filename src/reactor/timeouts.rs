@@ -18,10 +18,9 @@ use log::debug;
 use crate::CloseReason;
 use crate::api::config::Config;
 use crate::conn::connection::Connection;
-use crate::conn::machine::{self, Event, Timeout};
+use crate::conn::id::ConnId;
+use crate::conn::machine::{self, Timeout};
 use crate::reactor::core::Core;
-use crate::reactor::drive::drive;
-use crate::reactor::protocols::Protocols;
 
 /// When `conn` times out in its current state, and why.
 fn due(config: &Config, conn: &Connection) -> Option<(Instant, CloseReason)> {
@@ -69,9 +68,11 @@ pub(crate) fn arm<S>(core: &mut Core<S>, key: usize) {
     }
 }
 
-/// Closes the connections whose timeout passed; re-arms those whose
-/// deadline moved later since they were armed.
-pub(crate) fn fire<S>(core: &mut Core<S>, protocols: &mut Protocols<S>, scratch: &mut [u8]) {
+/// The next connection whose timeout has passed, and why; connections
+/// whose deadline moved later since it was armed are re-armed on the way.
+/// The caller closes it (through its machine: a connect that timed out
+/// still hears `on_connect_failed`).
+pub(crate) fn next_expired<S>(core: &mut Core<S>) -> Option<(ConnId, CloseReason)> {
     let now = core.now;
     while let Some((at, id)) = core.deadlines.pop_due(now) {
         let Some(conn) = core
@@ -93,6 +94,7 @@ pub(crate) fn fire<S>(core: &mut Core<S>, protocols: &mut Protocols<S>, scratch:
             continue;
         }
         debug!("{id} {}: {reason} ({:?})", conn.peer, conn.timing);
-        drive(core, protocols, scratch, id, Event::Deadline(reason));
+        return Some((id, reason));
     }
+    None
 }

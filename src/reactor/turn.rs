@@ -47,7 +47,16 @@ impl<S: 'static> Server<S> {
         // so (including what this turn scheduled, like `call_later(ZERO)`).
         let core = &self.core;
         if core.deadlines.is_due(core.now) || core.timers.is_due(core.now) {
-            timeouts::fire(&mut self.core, &mut self.protocols, &mut self.scratch);
+            while let Some((id, reason)) = timeouts::next_expired(&mut self.core) {
+                let (core, protocols) = (&mut self.core, &mut self.protocols);
+                drive(
+                    core,
+                    protocols,
+                    &mut self.scratch,
+                    id,
+                    Event::Deadline(reason),
+                );
+            }
             if self.fire_timers() && reason == WakeReason::Timeout {
                 reason = WakeReason::Timer;
             }

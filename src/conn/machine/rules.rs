@@ -99,8 +99,15 @@ fn apply(mut s: State, event: Event) -> State {
             match ending {
                 Ending::Waiting if s.input == Input::Unanswered => s.input = Input::Reading,
                 Ending::Waiting | Ending::Backpressure => {}
-                Ending::Close => s.life = closing(s.life, CloseReason::Done),
-                Ending::Violation => s.life = closing(s.life, CloseReason::Violation),
+                // What is left of the input will never be answered.
+                Ending::Close => {
+                    s.life = closing(s.life, CloseReason::Done);
+                    s.input = Input::Reading;
+                }
+                Ending::Violation => {
+                    s.life = closing(s.life, CloseReason::Violation);
+                    s.input = Input::Reading;
+                }
             }
         }
         Event::HookDone(w) => {
