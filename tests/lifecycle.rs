@@ -479,3 +479,41 @@ fn second_sigterm_closes_what_the_first_was_draining() {
     writer.join().unwrap();
     // The hog's connection was cut: after what the kernel held, it ends.
 }
+
+#[test]
+fn deadlines_of_closed_connections_never_wake_an_idle_server() {
+    // Short timeouts, so the 100 connections' idle deadlines fall inside
+    // the quiet stretch measured below: if a dead connection's deadline set
+    // the poll timeout, the loop would wake for it.
+    let mut server = Server::builder()
+        .idle_timeout(Some(Duration::from_millis(500)))
+        .request_timeout(Some(Duration::from_millis(500)))
+        .build(())
+        .unwrap();
+    let addr = server.listen("127.0.0.1:0", || echo_server::Echo).unwrap();
+    let clients = std::thread::spawn(move || {
+        for i in 0..100u32 {
+            let mut stream = connect(addr);
+            let msg = i.to_string();
+            assert_eq!(round_trip(&mut stream, msg.as_bytes()), msg.as_bytes());
+        } // each closes as it is dropped
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.stats().accepted < 100 || server.stats().active > 0 {
+        assert!(Instant::now() < deadline, "{:?}", server.stats());
+        server.turn(Some(Duration::from_millis(50))).unwrap();
+    }
+    clients.join().unwrap();
+
+    let quiet = Duration::from_secs(3);
+    let (start, before) = (Instant::now(), server.stats().turns);
+    while start.elapsed() < quiet {
+        let turn = server.turn(Some(quiet - start.elapsed())).unwrap();
+        assert_eq!(turn.events, 0, "nothing happens: {turn:?}");
+    }
+    assert_eq!(
+        server.stats().turns - before,
+        1,
+        "the idle server woke before its 3 s max_wait"
+    );
+}

@@ -251,3 +251,64 @@ fn timeouts_from_env_are_read_by_the_example() {
         "summary does not count the idle timeout: {summary}"
     );
 }
+
+#[test]
+fn a_partial_request_then_silence_is_closed_at_the_idle_timeout() {
+    // The request timeout is far away: only the idle rule ("no byte for
+    // IDLE, whether or not a request is in progress") can close it in time.
+    let idle = Duration::from_millis(300);
+    let running = start_with(
+        Server::builder()
+            .idle_timeout(Some(idle))
+            .request_timeout(Some(Duration::from_secs(30))),
+        (),
+        || Lines,
+        |_| {},
+    );
+    let started = Instant::now();
+    let mut stream = connect(running.addr);
+    assert_eq!(round_trip(&mut stream, b"whole\n"), b"whole\n");
+    stream.write_all(b"half a line").unwrap(); // a request begun, never ended
+    wait_closed(&mut stream);
+    let lived = started.elapsed();
+    assert!(
+        lived >= idle - Duration::from_millis(20),
+        "closed early: {lived:?}"
+    );
+    assert!(
+        lived < Duration::from_secs(5),
+        "closed by the request timeout? {lived:?}"
+    );
+    let stats = running.stop();
+    assert_eq!(stats.closed(CloseReason::IdleTimeout), 1, "{stats:?}");
+    assert_eq!(stats.closed(CloseReason::RequestTimeout), 0, "{stats:?}");
+}
+
+#[test]
+fn a_request_started_late_in_the_idle_period_is_not_cut_off_while_bytes_keep_coming() {
+    let idle = Duration::from_millis(400);
+    let running = start_with(
+        Server::builder()
+            .idle_timeout(Some(idle))
+            .request_timeout(Some(Duration::from_secs(30))),
+        (),
+        || Lines,
+        |_| {},
+    );
+    let mut stream = connect(running.addr);
+    assert_eq!(round_trip(&mut stream, b"first\n"), b"first\n");
+    // Quiet for most of the idle period (the workload, not synchronization),
+    // then a request dribbled over more than two idle periods: every byte
+    // arrives well within IDLE of the previous one.
+    std::thread::sleep(idle * 3 / 4);
+    let started = Instant::now();
+    for byte in b"dribbled" {
+        stream.write_all(&[*byte]).unwrap();
+        std::thread::sleep(idle / 8);
+    }
+    assert!(started.elapsed() > idle, "the request spans more than IDLE");
+    stream.write_all(b"\n").unwrap();
+    assert_eq!(support::read_exact(&mut stream, 9), b"dribbled\n");
+    let stats = running.stop();
+    assert_eq!(stats.closed(CloseReason::IdleTimeout), 0, "{stats:?}");
+}
