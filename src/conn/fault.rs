@@ -39,8 +39,12 @@ struct Injector {
     rates: Rates,
     /// xorshift64* state.
     rng: u64,
-    /// Connections owed a readiness edge.
+    /// Connections owed a readiness edge (its capacity is kept: the seam
+    /// allocates nothing in the steady state).
     owed: Vec<ConnId>,
+    /// The last accept error was injected (not counted in the stats, which
+    /// count what the OS did).
+    accept_injected: bool,
     /// The seed was logged.
     announced: bool,
 }
@@ -62,7 +66,8 @@ impl Injector {
         Injector {
             rates,
             rng: (rates.seed ^ salt.rotate_left(17)) | 1,
-            owed: Vec::new(),
+            owed: Vec::with_capacity(64),
+            accept_injected: false,
             announced: false,
         }
     }
@@ -180,13 +185,15 @@ pub(crate) fn write(
 /// waits in the backlog and is accepted later.
 pub(crate) fn accept<T>(real: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
     let injected = INJECTOR.with_borrow_mut(|f| {
-        if f.roll(f.rates.emfile) {
+        let error = if f.roll(f.rates.emfile) {
             Some(io::Error::from_raw_os_error(libc::EMFILE))
         } else if f.roll(f.rates.aborted) {
             Some(io::Error::from_raw_os_error(libc::ECONNABORTED))
         } else {
             None
-        }
+        };
+        f.accept_injected = error.is_some();
+        error
     });
     match injected {
         Some(error) => Err(error),
@@ -199,9 +206,15 @@ pub(crate) fn readiness_pending() -> bool {
     INJECTOR.with_borrow(|f| !f.owed.is_empty())
 }
 
-/// The connections owed a readiness edge, to be delivered now.
-pub(crate) fn take_readiness() -> Vec<ConnId> {
-    INJECTOR.with_borrow_mut(|f| std::mem::take(&mut f.owed))
+/// Whether the last accept error came from the seam.
+pub(crate) fn accept_error_injected() -> bool {
+    INJECTOR.with_borrow(|f| f.accept_injected)
+}
+
+/// Moves the connections owed a readiness edge into `into` (empty), to be
+/// delivered now; the two vectors swap, so neither reallocates.
+pub(crate) fn take_readiness(into: &mut Vec<ConnId>) {
+    INJECTOR.with_borrow_mut(|f| std::mem::swap(&mut f.owed, into));
 }
 
 #[cfg(test)]

@@ -178,6 +178,9 @@ pub enum ReadEdge {
     /// The peer's FIN was reported: its edge is spent, so a short read no
     /// longer proves the socket drained; read on until the 0.
     Hup,
+    /// The FIN was reported, yet a read said `WouldBlock` (a spurious one):
+    /// wait for the next edge, then read on until the 0 as for `Hup`.
+    HupDrained,
 }
 
 /// What the loop knows of the write direction.

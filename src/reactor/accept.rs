@@ -113,7 +113,7 @@ pub(crate) fn accept_from<S>(
                 return AcceptStop::Idle;
             }
             Err(e) if is_exhaustion(&e) => {
-                core.stats.accept_errors += 1;
+                count_accept_error(core);
                 if !quiet.exhausted {
                     quiet.exhausted = true;
                     warn!(
@@ -126,12 +126,22 @@ pub(crate) fn accept_from<S>(
             Err(e) => {
                 // A client that gave up in the backlog (ECONNABORTED), a
                 // firewall veto (EPERM), EINTR...: that client only. Skip it.
-                core.stats.accept_errors += 1;
+                count_accept_error(core);
                 debug!("accept on {}: {e} (skipped)", listener.addr);
             }
         }
     }
     AcceptStop::Budget
+}
+
+/// Counts an accept error in the stats, which say what the OS did (an
+/// error the fault-injection seam made up is not counted).
+fn count_accept_error<S>(core: &mut Core<S>) {
+    #[cfg(feature = "fault-injection")]
+    if crate::conn::fault::accept_error_injected() {
+        return;
+    }
+    core.stats.accept_errors += 1;
 }
 
 /// Errors that say the process (or system) is out of a resource: retrying

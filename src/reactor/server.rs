@@ -72,6 +72,9 @@ pub struct Server<S> {
     /// Some listener is marked readable: clients may wait in its backlog.
     /// Kept beside the listeners so the per-turn checks need not scan them.
     pub(super) listener_ready: bool,
+    /// Connections owed an injected readiness edge (fault injection only).
+    #[cfg(feature = "fault-injection")]
+    pub(super) injected: Vec<crate::ConnId>,
     /// The last sleep computed for `poll`, reused while fresh.
     pub(super) sleep: Sleep,
 }
@@ -132,6 +135,8 @@ impl<S: 'static> Server<S> {
             quiet: Quiet::default(),
             drain_deadline: None,
             listener_ready: false,
+            #[cfg(feature = "fault-injection")]
+            injected: Vec::with_capacity(64),
             sleep: Sleep {
                 nearest: now,
                 until: Duration::ZERO,

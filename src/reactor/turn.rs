@@ -131,9 +131,17 @@ impl<S: 'static> Server<S> {
             }
         }
         #[cfg(feature = "fault-injection")]
-        for id in crate::conn::fault::take_readiness() {
-            // Injected readiness: a spurious wake-up, or the edge owed
-            // after an injected WouldBlock or short read.
+        self.deliver_injected_readiness();
+        (woken, signalled)
+    }
+
+    /// Injected readiness: a spurious wake-up, or the edge owed after an
+    /// injected `WouldBlock` or short read.
+    #[cfg(feature = "fault-injection")]
+    fn deliver_injected_readiness(&mut self) {
+        let mut ids = std::mem::take(&mut self.injected);
+        crate::conn::fault::take_readiness(&mut ids);
+        for id in ids.drain(..) {
             let ready = Event::Ready {
                 read: true,
                 write: true,
@@ -149,7 +157,7 @@ impl<S: 'static> Server<S> {
                 );
             }
         }
-        (woken, signalled)
+        self.injected = ids;
     }
 
     /// How long `poll` may sleep, and why: zero when work is pending, else

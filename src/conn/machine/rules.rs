@@ -56,7 +56,7 @@ fn apply(mut s: State, event: Event) -> State {
     match event {
         Event::Poke => {}
         Event::Ready { read, write, hup } => {
-            if hup {
+            if hup || (read && s.ready.read == ReadEdge::HupDrained) {
                 s.ready.read = ReadEdge::Hup;
             } else if read && s.ready.read == ReadEdge::Drained {
                 s.ready.read = ReadEdge::Pending;
@@ -84,7 +84,12 @@ fn apply(mut s: State, event: Event) -> State {
                 _ => s.input = Input::Eof,
             }
         }
-        Event::ReadBlocked => s.ready.read = ReadEdge::Drained,
+        Event::ReadBlocked => {
+            s.ready.read = match s.ready.read {
+                ReadEdge::Hup | ReadEdge::HupDrained => ReadEdge::HupDrained,
+                _ => ReadEdge::Drained,
+            }
+        }
         Event::WroteAll => s = wrote(s, Wrote::All),
         Event::WrotePart => {} // still owing; the driver continues next turn
         Event::WriteBlocked => s = wrote(s, Wrote::Blocked),
@@ -179,9 +184,11 @@ fn command_(mut s: State, command: Command) -> State {
                 s.life = Life::Draining;
                 // Look once more for requests that already arrived: they are
                 // answered; then the connection closes.
-                if s.ready.read == ReadEdge::Drained {
-                    s.ready.read = ReadEdge::Pending;
-                }
+                s.ready.read = match s.ready.read {
+                    ReadEdge::Drained => ReadEdge::Pending,
+                    ReadEdge::HupDrained => ReadEdge::Hup,
+                    edge => edge,
+                };
             }
             _ => {}
         },
@@ -237,9 +244,7 @@ fn settle(mut s: State) -> State {
                 Input::HalfClosed if s.output == Output::Shut => Some(CloseReason::Done),
                 // Stopping: nothing more is awaited from these.
                 Input::HalfClosed | Input::Paused if stopping => Some(CloseReason::Shutdown),
-                Input::Reading if stopping && s.ready.read == ReadEdge::Drained => {
-                    Some(CloseReason::Shutdown)
-                }
+                Input::Reading if stopping && !s.ready.is_readable() => Some(CloseReason::Shutdown),
                 _ => None,
             };
             if let Some(reason) = done {
@@ -262,7 +267,7 @@ fn settle(mut s: State) -> State {
 /// What to do in a settled state.
 fn decide(s: &State) -> Action {
     let writable = s.ready.write == WriteEdge::Pending;
-    let readable = s.ready.read != ReadEdge::Drained;
+    let readable = s.ready.is_readable();
     match s.life {
         Life::Closed(reason) => Action::Close(reason),
         Life::Connecting if writable => Action::CheckConnect,
@@ -300,6 +305,11 @@ fn decide(s: &State) -> Action {
 }
 
 impl Ready {
+    /// Whether the read direction may have something to read.
+    pub fn is_readable(&self) -> bool {
+        matches!(self.read, ReadEdge::Pending | ReadEdge::Hup)
+    }
+
     /// Both edges used up.
     pub const NONE: Ready = Ready {
         read: ReadEdge::Drained,
