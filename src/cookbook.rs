@@ -19,11 +19,21 @@
 //! assert_eq!(framing::line(b"hi\nthere"), Frame::Complete(3));
 //! // Length-prefixed binary messages.
 //! assert_eq!(framing::length_prefixed(b"\0\0\0\x01!", 1024), Frame::Complete(5));
-//! // A stream with no messages at all (echo_server.rs, proxy.rs): everything is a request.
+//! // A stream with no messages at all (echo_server.rs, proxy.rs): whatever
+//! // arrived is a "request".
 //! # let input = b"abc";
 //! let frame = Frame::Complete(input.len());
 //! # assert_eq!(frame, Frame::Complete(3));
 //! ```
+//!
+//! The last one is right only where nothing depends on where TCP split the
+//! bytes: an echo sends back the same bytes however they were cut, and a
+//! proxy forwards them. For anything with messages it is the partial-read
+//! bug: one read may hold half a request (which `reply` would then answer)
+//! or two (which it would answer as one), and
+//! [`Config::max_request_size`](crate::Config::max_request_size) never
+//! applies. The [`guide`](crate::guide)'s chapter 1 keeps it for the lesson's
+//! server on purpose, and says so.
 //!
 //! A framer for a real protocol (`kv_server.rs`: Redis's RESP) walks the
 //! bytes without allocating and says `Partial` as long as every byte so far
@@ -89,11 +99,18 @@
 //! ids carry a generation, so an id kept after its connection closed never
 //! reaches a newcomer that reused the slot. `chat_server.rs` keeps
 //! `ConnId → name` in its shared state and uses:
-//! - [`Ctx::broadcast`](crate::Ctx::broadcast) — to everyone a filter picks
-//!   (the sender's own copy, if picked, is appended to its reply in order);
+//! - [`Core::broadcast`](crate::Core::broadcast) — to everyone a filter
+//!   picks;
 //! - [`Core::send`](crate::Core::send) — to one connection; bytes are written
 //!   at once if its socket takes them, else queued;
 //! - [`Core::close`](crate::Core::close) — flush, then close another.
+//!
+//! A callback's [`Ctx`](crate::Ctx) dereferences to the [`Core`](crate::Core),
+//! so these are `ctx.broadcast(..)`, `ctx.send(..)`, `ctx.close(..)`. One
+//! send rule holds whichever is used: bytes for one connection go out in the
+//! order of the calls. Sent to the connection whose callback is running (the
+//! sender's own copy of a broadcast, say), they join its reply, between what
+//! it wrote before and after the call.
 //!
 //! A reader slower than the writers is the classic trap. Its queue is capped
 //! by [`Config::max_output`](crate::Config::max_output): over it,
@@ -104,7 +121,7 @@
 //! instead. The server never stalls on one client.
 //!
 //! # 5. Time: timers from callbacks
-//! [`Core::after`](crate::Core::after) and [`Core::every`](crate::Core::every)
+//! [`Core::call_later`](crate::Core::call_later) and [`Core::every`](crate::Core::every)
 //! run a closure on the loop thread with the whole [`Core`](crate::Core):
 //!
 //! ```
@@ -128,6 +145,8 @@
 //! client to speak first — or
 //! [`on_connect_failed`](crate::Protocol::on_connect_failed) says why not
 //! (refused, timed out after [`Config::connect_timeout`](crate::Config::connect_timeout)).
+//! Bytes sent to it before it is established are queued, and go out before
+//! what `on_open` writes.
 //! `loadgen.rs` is a load generator made only of outbound connections;
 //! `proxy.rs` pairs each accepted connection with an outbound one.
 //!

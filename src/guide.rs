@@ -6,13 +6,16 @@
 //! `recv`, `sendall`, `close`. Each chapter takes it one step closer to
 //! twig's loop and names the file and function that does each step, so keep
 //! `src/` open beside the guide. Private functions appear as
-//! `file.rs: function`. `cargo test --doc` compiles and runs every snippet;
-//! the ones marked `no_run` would serve forever, so they are only compiled.
-//! `examples/bare_reactor.rs` is the same loop with only `mio` and `slab`, in
-//! numbered sections (§1–§7) that chapters 2 and 3 point to. To watch the
-//! real thing, run `RUST_LOG=trace cargo run --example reply_server 127.0.0.1:8000`
-//! and then `cargo run --example reply_client`. Chapter 7 is that trace,
-//! annotated.
+//! `src/file.rs: function`. `cargo test --doc` compiles and runs every
+//! snippet; the ones marked `no_run` would serve forever, so they are only
+//! compiled. `examples/bare_reactor.rs` is the same loop with only `mio` and
+//! `slab`, in numbered sections (§1–§7) that chapters 2 and 3 point to. To
+//! watch the real thing, run
+//! `RUST_LOG=trace cargo run --example reply_server 127.0.0.1:8000` and then
+//! `cargo run --example reply_client`. Chapter 7 is that trace, annotated.
+//! Every default and fixed figure quoted here comes from the one table in
+//! [`Config`](crate::Config)'s documentation, which `tests/docs.rs` checks
+//! against the code.
 //!
 //! 1. [The lesson's server](#1-the-lessons-server-and-why-it-serves-one-client-at-a-time)
 //! 2. [Readiness](#2-readiness-ask-the-kernel-before-you-call)
@@ -75,24 +78,24 @@
 //! second: one thread, one `epoll`, every socket non-blocking.
 //!
 //! The lesson also has two quiet bugs that twig handles. First, `recv(1024)`
-//! may return part of the message, because TCP is a byte stream (chapter 6,
-//! framing). Second, `close()` with unread input sends a reset that can
-//! destroy the reply in flight (chapter 4, lingering).
+//! may return part of the message, because TCP is a byte stream (see below,
+//! and chapter 6, framing). Second, `close()` with unread input sends a reset
+//! that can destroy the reply in flight (chapter 4, lingering).
 //!
 //! | the lesson | syscall | where twig does it |
 //! |---|---|---|
-//! | *(nothing)* | `epoll_create1`, `eventfd` | `server.rs: Server::with_config` (`Poll::new`, the `Waker`) |
-//! | `socket(AF_INET, SOCK_STREAM)` | `socket` (non-blocking) | `server.rs: Server::listen`, through `mio::net::TcpListener::bind` |
+//! | *(nothing)* | `epoll_create1`, `eventfd` | `src/reactor/server.rs: Server::with_config` (`Poll::new`, the `Waker`) |
+//! | `socket(AF_INET, SOCK_STREAM)` | `socket` (non-blocking) | `src/reactor/accept.rs: bind` (through `socket2`), called by [`Server::listen`](crate::Server::listen) in `src/reactor/server.rs` |
 //! | `bind(('', 8000))` | `bind` (after `SO_REUSEADDR`) | the same |
-//! | `listen(3)` | `listen` (backlog 128), then `epoll_ctl(ADD)` | the same; the listener gets a reserved token (`token.rs`) |
-//! | `while True:` | `epoll_wait` | `server.rs: Server::run`, which repeats `Server::turn` |
-//! | `accept()` | `accept4` until `EAGAIN` | `accept.rs: accept_from`; `add` registers, sets `TCP_NODELAY`, fills a slab slot |
-//! | `print('Connected by', addr)` | | your [`Protocol::on_open`](crate::Protocol::on_open), called by `callbacks.rs: open_connection` |
-//! | `recv(1024)` | `read` into a 64 KiB buffer | `connection.rs: Connection::read`, called by `drive.rs: drive` |
-//! | *(missing: is it a whole request?)* | | your [`Protocol::frame`](crate::Protocol::frame), called by `dispatch.rs: answer` |
-//! | `print('request is:', data)` | | your [`Protocol::reply`](crate::Protocol::reply), called by `dispatch.rs: answer` |
-//! | `sendall(b'Yes')` | `write` until done or `EAGAIN` | [`Ctx::write`](crate::Ctx::write) buffers; `dispatch.rs: deliver` calls `Connection::write`; the rest goes through `Connection::flush_output` |
-//! | `close()` | `shutdown(SHUT_WR)`, read to EOF, `close` | `drive.rs: drive` (`Closing`, then `Lingering`); `connection.rs: Connection::shutdown_write`; `server.rs: reap` drops the socket |
+//! | `listen(3)` | `listen` with a backlog of [`listen_backlog`](crate::Config::listen_backlog) (1024), then `epoll_ctl(ADD)` | the same; the listener gets a reserved token (`src/conn/id.rs`) |
+//! | `while True:` | `epoll_wait` | [`Server::run`](crate::Server::run) (`src/reactor/server.rs`), which repeats one turn; the turn's phases are in `src/reactor/turn.rs` |
+//! | `accept()` | `accept4` until `EAGAIN` | `src/reactor/accept.rs: accept_from`; its `add` makes the protocol value and calls `src/reactor/commands.rs: Core::insert`, which sets `TCP_NODELAY`, registers the socket and fills a slab slot |
+//! | `print('Connected by', addr)` | | your [`Protocol::on_open`](crate::Protocol::on_open), called when the machine asks for `Action::CallOnOpen` (`src/reactor/drive.rs: drive`) |
+//! | `recv(1024)` | `read` into the loop's scratch buffer of [`read_buffer_size`](crate::Config::read_buffer_size) (64 KiB) | `src/conn/socket.rs: read`, called by `drive` for `Action::Read` |
+//! | *(missing: is it a whole request?)* | | your [`Protocol::frame`](crate::Protocol::frame), called by `src/reactor/answer.rs: answer` for `Action::Answer` |
+//! | `print('request is:', data)` | | your [`Protocol::reply`](crate::Protocol::reply), called by the same |
+//! | `sendall(b'Yes')` | `write` until done or `EAGAIN` | [`Ctx::write`](crate::Ctx::write) appends to the reply; when `reply` returns, `src/reactor/hooks.rs: deliver` writes it at once (`src/conn/socket.rs: write`); what the socket refuses is owed, and `Connection::flush_output` (`src/conn/connection.rs`) writes it on the writable edge (`Action::Flush`) |
+//! | `close()` | `shutdown(SHUT_WR)`, read to EOF, `close` | the machine's `Life::Closing` (`Action::ShutWrite`: `src/conn/socket.rs: shutdown_write`), then `Life::Lingering` (`Action::Discard`); `src/reactor/lifecycle.rs: reap` drops the socket |
 //!
 //! The lesson's server on twig (the full example is
 //! `examples/reply_server.rs`):
@@ -107,7 +110,9 @@
 //!         println!("Connected by {}", ctx.peer());
 //!     }
 //!     fn frame(&mut self, input: &[u8]) -> Frame {
-//!         Frame::Complete(input.len()) // whatever arrived is the request
+//!         // The lesson's framing, kept on purpose: whatever arrived is the
+//!         // request. Wrong for real protocols: see below.
+//!         Frame::Complete(input.len())
 //!     }
 //!     fn reply(&mut self, request: &[u8], ctx: &mut Ctx) -> After {
 //!         println!("request is: {}", String::from_utf8_lossy(request));
@@ -124,6 +129,26 @@
 //! }
 //! ```
 //!
+//! **The deliberate simplification.** `Frame::Complete(input.len())` says
+//! "whatever arrived is one request", which is exactly what the lesson's
+//! `data = conn.recv(1024)` assumes. It is kept so that this server behaves
+//! like the lesson's, and on loopback the client's 16 bytes arrive in one
+//! segment, so it works. It is still the partial-read bug: when the request
+//! is split, by a slow link, a request larger than one segment, or a client
+//! that writes it in two calls, `reply` sees only the first piece. This
+//! server then answers `Yes` to half a question and closes, and the rest is
+//! discarded while the connection lingers. A keep-alive protocol would take
+//! the second piece for a second request. And since every frame is complete,
+//! [`max_request_size`](crate::Config::max_request_size) never applies. A real
+//! protocol says where a request ends: a newline
+//! ([`framing::line`](crate::framing::line)), a length prefix
+//! ([`framing::length_prefixed`](crate::framing::length_prefixed)), HTTP's
+//! blank line ([`framing::http_head`](crate::framing::http_head)). twig then
+//! keeps the partial request and calls `frame` again when more arrives
+//! (chapter 6, and the [`cookbook`](crate::cookbook)). The client's message
+//! has no end marker, so the lesson has nothing to frame by. A message
+//! boundary is part of the protocol and has to be designed into it.
+//!
 //! # 2. Readiness: ask the kernel before you call
 //! Every socket has a receive queue and a send buffer in the kernel. "Ready"
 //! means a call will not wait: there are bytes, or clients in the backlog,
@@ -134,9 +159,9 @@
 //! | epoll | mio | in twig |
 //! |---|---|---|
 //! | `epoll_create1` | [`mio::Poll::new`] | one per [`Server`](crate::Server) |
-//! | `epoll_ctl(ADD, fd, events, data)` | [`mio::Registry::register`] with a [`mio::Token`] | listener in `Server::listen`, each client in `core.rs: Core::insert` (from `accept.rs: add`) |
-//! | `epoll_wait` | [`mio::Poll::poll`], filling [`mio::Events`] | `Server::turn` |
-//! | `data` in each event | `event.token()` | `token.rs`: listener index, waker, or [`ConnId`](crate::ConnId) |
+//! | `epoll_ctl(ADD, fd, events, data)` | [`mio::Registry::register`] with a [`mio::Token`] | each listener in `Server::listen`, each connection in `src/reactor/commands.rs: Core::insert` (from `src/reactor/accept.rs: add`, or [`Core::connect`](crate::Core::connect)) |
+//! | `epoll_wait` | [`mio::Poll::poll`], filling [`mio::Events`] | `src/reactor/turn.rs: Server::poll` |
+//! | `data` in each event | `event.token()` | `src/conn/id.rs`: a listener's index, the waker, the signals, or a [`ConnId`](crate::ConnId) |
 //!
 //! Here is the lesson's exchange with bare mio, in one thread. The client is
 //! blocking `std`, and the server never waits except in `poll`. The step
@@ -225,80 +250,124 @@
 //!   that readiness *changed*. Read half the bytes and wait for another event,
 //!   and none comes: the rest sits in the queue. So after an event, twig
 //!   calls `read` (or `accept`, or `write`) until it says `WouldBlock`. Each
-//!   connection keeps `readable`/`writable` flags (`connection.rs:
-//!   Connection`), set by events in `server.rs: on_connection_event` and
-//!   cleared by a `WouldBlock` (or by the short-read rule below).
-//!   Level-triggered epoll would instead
-//!   re-report every unread byte and every idle writable socket on every
-//!   poll.
-//! - **Registered once.** Each client is registered for both directions at
-//!   accept (`accept.rs: add` → `core.rs: Core::insert`) and never re-registered. A connection starts
-//!   `writable` (an empty send buffer), so a reply is written at once. Only
-//!   a `WouldBlock` makes it wait for the writable edge.
+//!   connection's machine remembers the edges it has not used up, in
+//!   [`State::ready`](crate::conn::machine::State::ready): the read edge is
+//!   [`ReadEdge`](crate::conn::machine::ReadEdge) `Drained`, `Pending` or
+//!   `Hup`, the write edge [`WriteEdge`](crate::conn::machine::WriteEdge)
+//!   `Full` or `Pending`. An event sets them (`Event::Ready`, from
+//!   `src/reactor/turn.rs: on_connection_event`); a `WouldBlock`
+//!   (`Event::ReadBlocked`, `Event::WriteBlocked`) or the short-read rule
+//!   below uses them up. An edge that arrives while the state cannot act on
+//!   it (a connection that owes bytes does not read) stays remembered and is
+//!   acted on later, because no second edge will come. Level-triggered epoll
+//!   would instead re-report every unread byte and every idle writable
+//!   socket on every poll.
+//! - **Registered once.** Each connection is registered for both directions
+//!   when it joins the slab (`src/reactor/accept.rs: add` →
+//!   `src/reactor/commands.rs: Core::insert`) and never re-registered. A
+//!   connection starts with its write edge `Pending`
+//!   ([`State::ACCEPTED`](crate::conn::machine::State::ACCEPTED): a fresh
+//!   socket's send buffer is empty), so a reply is written at once. Only a
+//!   `WouldBlock` makes it wait for the writable edge.
 //! - **The short-read rule.** On Linux, a TCP `read` that returns fewer bytes
 //!   than the buffer holds has emptied the receive queue. The next read could
-//!   only say `WouldBlock`, so `Connection::read` clears `readable` and saves
-//!   that syscall. **The HUP exception:** if the event already said the peer
-//!   hung up (`read_closed`, from `EPOLLRDHUP`), the FIN's edge is spent. The
-//!   short read may be the last data before the FIN, and no new event will
-//!   come to report the 0. So after HUP (`hup_seen`), twig reads on until it
-//!   sees the 0.
+//!   only say `WouldBlock`, so the machine (`Event::Read { short: true }` in
+//!   `src/conn/machine/rules.rs: apply`) sets the read edge back to
+//!   `Drained` and saves that syscall. **The HUP exception:** if an event
+//!   already said the peer hung up (`read_closed`, from `EPOLLRDHUP`), the
+//!   read edge is `Hup`: the FIN's edge is spent, the short read may be the
+//!   last data before the FIN, and no new event will come to report the 0.
+//!   So after HUP, twig reads on until it sees the 0.
 //! - **A 0-byte read is EOF:** the peer sent FIN. "Nothing yet" is
-//!   `WouldBlock`, never `Ok(0)`, so twig never reads into an empty buffer.
-//!   Python's `recv` returning `b''` means the same thing.
+//!   `WouldBlock`, never `Ok(0)`, so twig never reads into an empty buffer
+//!   (a debug assertion in `src/conn/socket.rs: read`). Python's `recv` returning
+//!   `b''` means the same thing.
 //! - **`EINTR` means retry.** A signal can interrupt any syscall.
-//!   `Connection::read` and `Connection::write` loop on `Interrupted`. An
+//!   `src/conn/socket.rs: read` and `write` loop on `Interrupted`. An
 //!   interrupted `poll` ends the turn early with
 //!   [`WakeReason::Interrupted`](crate::WakeReason::Interrupted).
 //! - **Readiness is a hint.** Wake-ups can be spurious, and HUP/ERR flags
-//!   only mean "try the syscall". The fate of a connection is decided by what
-//!   `read`/`write` return (`connection.rs: classify`).
+//!   only mean "try the syscall": `on_connection_event` turns them into
+//!   edges to try, nothing more. The fate of a connection is decided by what
+//!   `read`/`write` return (`src/conn/socket.rs: classify`).
 //!
 //! # 3. One turn of the reactor
 //! The lesson's `while True:` sleeps inside `accept` and `recv`. twig's loop
 //! sleeps in exactly one place, `poll`. One pass is
 //! [`Server::turn`](crate::Server::turn), and [`Server::run`](crate::Server::run)
 //! repeats it until the server has stopped (as Redis splits
-//! `aeProcessEvents` from `aeMain`). In `server.rs`, in order:
+//! `aeProcessEvents` from `aeMain`). The phases are the steps of
+//! `turn_quietly` in `src/reactor/turn.rs`, in order:
 //!
 //! 1. **Timeout** (`poll_timeout`). The sleep is zero if work is pending:
 //!    connections to drive, closed ones to reap, clients to accept, or a stop
-//!    to begin. Otherwise it lasts until the nearest deadline: a connection
-//!    timeout, a timer, the accept back-off, or the drain at shutdown. It is
-//!    capped by the caller's `max_wait`, and lasts forever if there is
-//!    nothing to wait for. While the nearest deadline stays the same, the
-//!    computed sleep is reused for up to 1 ms (`Sleep`): subtracting two
-//!    `Instant`s costs about as much as answering a small request. So a
-//!    deadline may be met up to about 1 ms late, never early.
-//! 2. **Poll** (`epoll_wait`). Then the clock is read once
-//!    ([`Core::now`](crate::Core::now)) and the wake reason is decided.
-//! 3. **Dispatch by token** (bare_reactor §3 and §5). The waker token means
-//!    a thread posted work. The signal token means SIGINT or SIGTERM. A
-//!    token with a generation means a connection (`on_connection_event`
-//!    checks that the generation still matches, sets the flags and drives
-//!    it). Any other token is a listener, which is only marked readable.
-//! 4. **Accept** (`Server::accept` then `accept.rs: accept_from`, bare_reactor
-//!    §4). Accepting happens after the batch, within the per-turn budget,
-//!    and not while paused or full. Each new connection is opened and driven
-//!    at once.
-//! 5. **Dirty connections** (`drive_dirty`). These have work that no event
+//!    to begin. Otherwise it lasts until the nearest deadline: a timeout of a
+//!    connection that is still open (the deadlines of closed connections are
+//!    skipped, so they never wake the poll), a timer, the accept back-off, or
+//!    the drain at shutdown. It is capped by the caller's `max_wait`, and
+//!    lasts forever if there is nothing to wait for. While the nearest
+//!    deadline stays the same, the computed sleep is reused for up to
+//!    `SLEEP_REUSE` (1 ms) (`Sleep` in `src/reactor/server.rs`):
+//!    subtracting two `Instant`s costs about as much as answering a small
+//!    request. So a deadline may be met up to about that late, never early.
+//! 2. **Poll** (`poll`: `epoll_wait`). Then the clock is read once
+//!    ([`Core::now`](crate::Core::now)), the turn is counted in
+//!    [`Stats::turns`](crate::Stats::turns), and the wake reason is decided.
+//! 3. **Dispatch by token** (`dispatch_events`, bare_reactor §3 and §5). The
+//!    waker token means a thread posted work. The signal token means SIGINT
+//!    or SIGTERM. Any other token with generation 0 is a listener, which is
+//!    only marked readable. A token with a generation names a connection:
+//!    `on_connection_event` checks it, notes the event in the connection's
+//!    flight recorder, and drives the connection's machine with
+//!    `Event::Ready` (chapter 4).
+//! 4. **Signals** (`on_signals`): the first SIGINT or SIGTERM asks for a
+//!    graceful stop, the second closes everything at once.
+//! 5. **Accept** (`accept`, then `src/reactor/accept.rs: accept_from`,
+//!    bare_reactor §4). Accepting happens after the batch, within the
+//!    per-turn budget, and not while stopping, paused or full (`can_accept`).
+//!    Each new connection is inserted and driven at once (`Event::Poke`:
+//!    its `on_open` runs).
+//! 6. **Dirty connections** (`drive_dirty`). These have work that no event
 //!    will announce: bytes queued by [`Core::send`](crate::Core::send), a
-//!    [`Core::close`](crate::Core::close), or an I/O budget spent last turn.
-//! 6. **Deadlines** (`fire_deadlines`). Connection timeouts that have passed
-//!    close their connections.
-//! 7. **Timers** (`fire_timers`). [`Core::after`](crate::Core::after) and
+//!    command such as [`Core::close`](crate::Core::close), an outbound
+//!    connect just begun, or an I/O budget spent earlier. Each is driven with
+//!    `Event::Poke` ("look again").
+//! 7. **Deadlines and timers**, only when one is due (a look at the top of
+//!    each heap says so, and in most turns nothing is). Connection timeouts
+//!    that have passed close their connections
+//!    (`src/reactor/timeouts.rs: fire`, `Event::Deadline`); then the
+//!    [`Core::call_later`](crate::Core::call_later) and
 //!    [`Core::every`](crate::Core::every) callbacks that are due run in
-//!    deadline order. In most turns nothing is due, and a look at the top of
-//!    each heap says so.
-//! 8. **Posted work** (`run_posted`). Closures from
-//!    [`Handle::post`](crate::Handle::post) run, and a
-//!    [`Handle::stop`](crate::Handle::stop) is noticed. Then `stop_if_asked`
-//!    begins a graceful shutdown if one was asked for.
-//! 9. **Reap** (`reap`, bare_reactor §7). Connections closed during the turn
-//!    leave the slab, [`Protocol::on_close`](crate::Protocol::on_close) runs,
-//!    and dropping the socket closes it. This is the only place connections
-//!    are removed, so no event in the batch can reach a newcomer that reused
-//!    the key.
+//!    deadline order (`src/reactor/lifecycle.rs: fire_timers`).
+//! 8. **Posted work** (`src/reactor/lifecycle.rs: run_posted`, only when the
+//!    waker fired). Closures from [`Handle::post`](crate::Handle::post) run,
+//!    and a [`Handle::stop`](crate::Handle::stop) is noticed.
+//! 9. **Stop** (`stop_if_asked`): if a stop was asked for, the listeners
+//!    close and every connection gets `Command::Stop` (it drains); at the
+//!    drain deadline what is left is closed.
+//! 10. **Reap** (`src/reactor/lifecycle.rs: reap`, bare_reactor §7).
+//!     Connections that reached `Life::Closed` during the turn leave the
+//!     slab, [`Protocol::on_close`](crate::Protocol::on_close) runs, and
+//!     dropping the socket closes it (which also takes it out of the epoll
+//!     set).
+//!
+//! **Generations: why an old id never reaches a new connection.** A slab
+//! reuses the key of a closed connection for the next one. So every
+//! connection also gets a *generation*, a counter that starts at 1 and never
+//! gives 0 (0 marks the reserved tokens of the listeners, the waker and the
+//! signals). Its [`ConnId`](crate::ConnId) is the pair, and its `mio::Token`
+//! is `generation << 32 | key` (`src/conn/id.rs`). Two rules use it:
+//! - **Keys are freed only in `reap`**, at the end of the turn. A connection
+//!   that closes while the turn handles an event stays in the slab, marked
+//!   `Closed`, until every event of the batch has been handled, so no
+//!   connection accepted in the same turn can take its key.
+//! - **Every lookup checks the generation.** An event whose generation is
+//!   not the one now under its key, or whose connection is already `Closed`
+//!   (a later event of the same batch), is dropped and counted in
+//!   [`Stats::stale_events`](crate::Stats::stale_events). The same check
+//!   makes a [`ConnId`](crate::ConnId) kept by your code, or a deadline left
+//!   in the heap, harmless once its connection is gone: `Core::send` to it
+//!   returns false.
 //!
 //! `turn` returns a [`Turn`](crate::Turn): why `poll` woke and what the turn
 //! did. Stepping the loop by hand is how the tests (and chapter 7) watch it:
@@ -310,7 +379,7 @@
 //! # struct ReplyYes;
 //! # impl Protocol for ReplyYes {
 //! #     fn frame(&mut self, input: &[u8]) -> Frame {
-//! #         Frame::Complete(input.len())
+//! #         Frame::Complete(input.len()) // the lesson's framing (chapter 1)
 //! #     }
 //! #     fn reply(&mut self, _request: &[u8], ctx: &mut Ctx) -> After {
 //! #         ctx.write(b"Yes");
@@ -326,18 +395,18 @@
 //! // The handshake completes in the kernel; one turn accepts the client.
 //! let mut client = std::net::TcpStream::connect(addr)?;
 //! # client.set_read_timeout(wait)?;
-//! let tick = server.turn(wait)?;
-//! assert_eq!((tick.woke_by, tick.events, tick.accepted), (WakeReason::Io, 1, 1));
+//! let turn = server.turn(wait)?;
+//! assert_eq!((turn.woke_by, turn.events, turn.accepted), (WakeReason::Io, 1, 1));
 //!
 //! // Step until the question is answered. The first turn may only see the
 //! // writable event that follows registration (chapter 7, turn b).
 //! client.write_all(b"can you hear me?")?;
 //! let mut answered = 0;
 //! for _ in 0..10 {
-//!     let tick = server.turn(wait)?;
-//!     answered += tick.requests;
+//!     let turn = server.turn(wait)?;
+//!     answered += turn.requests;
 //!     if answered == 1 {
-//!         assert_eq!((tick.bytes_in, tick.bytes_out), (16, 3));
+//!         assert_eq!((turn.bytes_in, turn.bytes_out), (16, 3));
 //!         break;
 //!     }
 //! }
@@ -361,52 +430,149 @@
 //! The blocking server needs no state field: where a client stands is where
 //! the code stands, inside `recv` or inside `sendall`. An event loop leaves
 //! its functions between events, so every connection has to carry its place
-//! with it. That place is `connection.rs: State`, and `drive.rs: drive`
-//! moves a connection forward until it must wait for an edge:
+//! with it. twig writes that place down as data, and the rules that move it
+//! as one pure function. Both are public, in
+//! [`twig::conn::machine`](crate::conn::machine), whose documentation has
+//! the state diagram (it is drawn there only, beside the code it describes).
 //!
-//! ```text
-//!  accept ─▶ Reading ──frame(): Complete──▶ reply() ──socket took it all──▶ Reading
-//!              │  ▲                              │ socket full
-//!              │  └────────── flushed ◀─ Writing ◀┘   (reads nothing: backpressure)
-//!              ├── After::Close / violation / EOF / stop ─▶ Closing ─flushed─▶ Lingering ─peer EOF─▶ Closed
-//!              └── reset, error, panic, timeout ──────────────────────────────────────────────────▶ Closed
+//! **The state** ([`State`](crate::conn::machine::State)) is small and
+//! `Copy`, five fields:
+//! - [`Life`](crate::conn::machine::Life), where the connection is in its
+//!   life: `Connecting` (an outbound connect in progress), `Opening`
+//!   (established, `on_open` not run yet), `Open` (serving), `Draining`
+//!   (serving while the server stops: what has arrived is answered, then it
+//!   closes), `Closing(reason)` (flushing what is owed, then shutting the
+//!   write side), `Lingering(reason)` (write side shut, discarding input
+//!   until the peer's EOF), `Closed(reason)` (leaves the slab at the end of
+//!   the turn).
+//! - [`Input`](crate::conn::machine::Input), the read half: `Reading`,
+//!   `Unanswered` (bytes to offer the protocol before reading more),
+//!   `Paused`, `Eof` (`on_eof` due), `HalfClosed`.
+//! - [`Output`](crate::conn::machine::Output), the write half: `Idle`,
+//!   `Owing` (the socket would not take everything), `Drained`
+//!   (`on_drained` due), and for a half-close `ShutAfterFlush`, `Shutting`,
+//!   `Shut`.
+//! - [`Ready`](crate::conn::machine::Ready), the readiness edges not used
+//!   up yet (chapter 2).
+//! - [`Relay`](crate::conn::machine::Relay): whether it reads while it owes
+//!   (a proxy's two sides do; everything else does not).
+//!
+//! **What happens** is an [`Event`](crate::conn::machine::Event): a
+//! readiness edge (`Ready`), the outcome of the last action (`Read`,
+//! `ReadEof`, `ReadBlocked`, `WroteAll`, `WriteBlocked`, `Answered`,
+//! `HookDone`, `ShutDone`, ...), a command from user code (`Command`: close,
+//! pause, queued bytes, stop...), a deadline, or `Poke` ("look again").
+//! **What to do** is an [`Action`](crate::conn::machine::Action): a syscall
+//! (`Read`, `Flush`, `ShutWrite`, `Discard`, `CheckConnect`, `CheckError`),
+//! a call into the protocol (`Answer`, `CallOnOpen`, `CallOnEof`,
+//! `CallOnDrained`, `ConnectFailed`), `Wait`, or `Close(reason)`.
+//!
+//! **[`next`](crate::conn::machine::next)`(state, event) -> (state, action)`**
+//! (`src/conn/machine/rules.rs`) does three things in order:
+//! 1. **Apply the event** (`apply`): its direct effect. `Ready` marks edges;
+//!    `Read { short }` makes the input `Unanswered` and, if short, sets the
+//!    read edge back to `Drained`; `Answered { ending: Close, .. }` starts
+//!    `Closing(Done)`; `Abort(reason)` closes at once. `Closed` is final:
+//!    nothing changes it. (One event is handled before this: a failed or
+//!    timed-out outbound connect goes straight to
+//!    `Closed(ConnectFailed)` with `Action::ConnectFailed`.)
+//! 2. **Settle** (`settle`): the transitions that need no event, because
+//!    they follow from the state alone. A `Closing` connection whose write
+//!    side is shut goes to `Lingering`, or to `Closed` if the peer's EOF
+//!    came already; an `Open` one whose both halves are done, or a
+//!    `Draining` one with nothing left to answer, starts `Closing`.
+//! 3. **Decide** (`decide`): the one action for the state reached. Writing
+//!    comes first: a connection that owes bytes and may write flushes, and
+//!    one that owes and may not reads nothing either, unless it relays. That
+//!    rule is backpressure: a client that does not read stops being read.
+//!    Then `Unanswered` input is answered, a pending read edge is read, an
+//!    EOF is reported with `on_eof`; with nothing to do, `Wait`.
+//!
+//! The lesson's exchange, as the machine sees it. This runs `next` itself;
+//! chapter 7 shows the same steps in the real trace:
+//!
+//! ```
+//! use twig::CloseReason::Done;
+//! use twig::conn::machine::{Action, Ending, Event, Input, Life, Output, State, Wrote, next};
+//!
+//! // Accepted: `on_open` is due; the fresh socket counts as writable.
+//! let (s, a) = next(State::ACCEPTED, Event::Poke);
+//! assert_eq!(a, Action::CallOnOpen);
+//! let (s, a) = next(s, Event::HookDone(Wrote::Nothing));
+//! assert_eq!((s.life, a), (Life::Open, Action::Wait)); // no readable edge yet
+//! // The client's bytes arrive: an edge, a read shorter than the buffer.
+//! let (s, a) = next(s, Event::Ready { read: true, write: true, hup: false });
+//! assert_eq!(a, Action::Read);
+//! let (s, a) = next(s, Event::Read { short: true });
+//! assert_eq!((s.input, a), (Input::Unanswered, Action::Answer));
+//! // frame() said Complete, reply() wrote `Yes` (the socket took it all)
+//! // and returned After::Close.
+//! let done = Event::Answered { ending: Ending::Close, wrote: Wrote::All };
+//! let (s, a) = next(s, done);
+//! assert_eq!((s.life, a), (Life::Closing(Done), Action::ShutWrite));
+//! // Our FIN is sent: nothing more can be written; linger for the peer's.
+//! let (s, a) = next(s, Event::ShutDone);
+//! assert_eq!((s.life, s.output, a), (Life::Lingering(Done), Output::Shut, Action::Wait));
+//! let (s, a) = next(s, Event::Ready { read: true, write: true, hup: true });
+//! assert_eq!(a, Action::Discard);
+//! let (s, a) = next(s, Event::ReadEof);
+//! assert_eq!((s.life, a), (Life::Closed(Done), Action::Close(Done)));
 //! ```
 //!
-//! | state | waits for | leaves it |
+//! **The driver** (`src/reactor/drive.rs: drive`) is the loop that turns
+//! actions into syscalls and calls, and outcomes back into events. It starts
+//! from the event that woke the connection and repeats: feed the event to
+//! the machine (`Core::feed` → `src/conn/connection.rs: Connection::step`,
+//! the one place the state changes, where each change is logged at trace
+//! level as `#key.gen A -> B` and the life's changes go into the flight
+//! recorder), then carry out the action:
+//!
+//! | action | what the driver does | the event it feeds back |
 //! |---|---|---|
-//! | `Reading` | the readable edge, or nothing when complete requests are already buffered (pipelining) | `Writing` when a reply does not fit in the socket or [`Core::send`](crate::Core::send) queued bytes; `Closing` on [`After::Close`](crate::After::Close), a [`Violation`](crate::Violation), EOF, or a stop; `Closed` on a reset, an error, a panic, or the idle/request timeout |
-//! | `Writing` | the writable edge. It reads nothing meanwhile, but keeps its `readable` flag for later | `Reading` once flushed; `Closed` on the write timeout, the output limit, or an error |
-//! | `Closing(reason)` | the writable edge, while anything is still owed | when flushed: `shutdown(Write)` sends our FIN, then `Lingering`, or `Closed` if the peer already sent its FIN; `Closed` on the write timeout or an error |
-//! | `Lingering(reason)` | the readable edge. It discards input until the peer's EOF | `Closed` on EOF, the linger timeout, 256 KiB discarded, or an error |
-//! | `Closed(reason)` | the end of the turn | `server.rs: reap` removes it and calls [`Protocol::on_close`](crate::Protocol::on_close) with the [`CloseReason`](crate::CloseReason) |
+//! | `Read`, `Discard` | `src/conn/socket.rs: read` into the scratch buffer | `Read { short }`, `ReadEof`, `ReadBlocked`, or `Abort(reason)`; while lingering, `Deadline` once more than `LINGER_MAX_BYTES` were discarded |
+//! | `Answer` | `src/reactor/answer.rs: answer`: `frame`/`reply` over the buffered input, then `deliver` writes the replies | `Answered { ending, wrote }` |
+//! | `Flush` | `Connection::flush_output` (`src/conn/socket.rs: write`) | `WroteAll`, `WrotePart` (budget spent), `WriteBlocked`, or `Abort` |
+//! | `ShutWrite` | `src/conn/socket.rs: shutdown_write` | `ShutDone` |
+//! | `CheckConnect`, `CheckError` | `src/conn/socket.rs: connect_result`, `pending_error` | `Connected(..)`, `SocketError(..)` |
+//! | `CallOnOpen`, `CallOnDrained`, `CallOnEof` | the hook, through `src/reactor/hooks.rs: call` (guarded, then `deliver`) | `HookDone(wrote)`, `EofHandled { .. }` |
+//! | `ConnectFailed` | `on_connect_failed`, then stops | |
+//! | `Wait` | stops: an edge, a command or a deadline will come | |
+//! | `Close(reason)` | stops: the connection is reaped at the end of the turn | |
+//!
+//! The driver decides nothing. It also keeps the per-turn I/O budget: when
+//! [`io_budget`](crate::Config::io_budget) (256 KiB) is spent and the next
+//! action is a read, a write, or answering requests left behind earlier, it
+//! puts the connection on the dirty list and stops, so the connection goes
+//! on next turn, since no edge will come to say so. When it stops, `src/reactor/timeouts.rs: arm` makes sure the
+//! deadline heap will wake the loop for the timeout the new state calls for
+//! ([`machine::timeout`](crate::conn::machine::timeout): input, write,
+//! linger or connect).
 //!
 //! Why linger? If a socket is closed while unread input sits in its receive
 //! queue, the kernel sends a reset instead of a FIN, and the reset can
 //! discard the reply the client has not read yet. So twig shuts down its
-//! sending side and waits for the client's FIN. That is the lesson's one
-//! `close()` done safely, in three steps. Each transition is logged at trace
-//! level by `Connection::set_state` as `#key.gen A -> B`. After every step,
-//! `drive.rs: update_deadline` derives which timeout applies (the phases
-//! idle, request, owing and lingering), so the deadline changes only when
-//! the phase does.
+//! sending side (`Closing`), then waits for the client's FIN while
+//! discarding what it sends (`Lingering`), then drops the socket (`Closed`,
+//! reaped). That is the lesson's one `close()` done safely, in three steps.
 //!
 //! # 5. Backpressure, limits and timeouts: what each one stops
 //! Every limit below has a default safe for the internet and a setter on
-//! [`Builder`](crate::Builder) (fields of [`Config`](crate::Config)). Each
-//! exists because of something a peer can do, or a failure that happens on
-//! its own:
+//! [`Builder`](crate::Builder) (fields of [`Config`](crate::Config), whose
+//! documentation has the table of every default). Each exists because of
+//! something a peer can do, or a failure that happens on its own:
 //!
 //! | failure or attack | without the limit | twig's answer | where |
 //! |---|---|---|---|
-//! | **slow reader**: sends requests but never reads replies | replies pile up in server memory without bound | backpressure: while a connection owes bytes it reads nothing, and answering pipelined requests pauses at `read_buffer_size` of reply; `write_timeout` (30 s without progress); `max_output` (4 MiB) for [`Core::send`](crate::Core::send) | `dispatch.rs: answer`, `deliver`; `core.rs: Core::send` |
-//! | **slowloris**: connects and sends nothing, or one byte a second | each such client holds a descriptor and a buffer forever (in the lesson, it stalls everyone) | `idle_timeout` (60 s with no request), `request_timeout` (30 s to finish a started request) | `drive.rs: update_deadline`; `server.rs: fire_deadlines` |
-//! | **oversized request**: `frame()` never says complete | the input buffer grows until memory runs out | `max_request_size` (64 KiB): [`Violation::TooLarge`](crate::Violation::TooLarge), then [`Protocol::on_violation`](crate::Protocol::on_violation) may write an error reply before closing | `dispatch.rs: answer` |
-//! | **connect flood**, or running out of descriptors (`EMFILE`) | the listener stays readable and `accept` keeps failing: an edge-triggered loop strands the backlog, a level-triggered one spins at 100% CPU | `max_connections` with [`AtCapacity`](crate::AtCapacity) `Wait` (clients wait in the backlog) or `Refuse`; on `EMFILE`/`ENFILE`/`ENOMEM`, pause for `accept_backoff` and resume when a connection closes, logged once; `accept_budget` per turn so a flood cannot starve served clients | `accept.rs: accept_from`, `is_exhaustion`; `server.rs: can_accept` |
-//! | **one greedy client** streaming at full speed | it keeps the loop to itself while everyone else waits | `io_budget` (256 KiB per turn), after which it is queued to continue next turn | `drive.rs: drive` (`mark_dirty`) |
-//! | **panicking user code** | an exception in the lesson kills the server for everyone | `catch_unwind` around every callback: that connection closes ([`CloseReason::Panic`](crate::CloseReason::Panic)), the loop goes on. A panicking repeating timer is cancelled | `callbacks.rs: guarded` |
-//! | **blocking user code** | every client waits | nothing can preempt it on one thread, but `slow_callback` (100 ms) logs a warning naming the callback | `callbacks.rs: guarded` |
-//! | **stale tokens**: a connection closes mid-batch, its slab key goes to a new client, and a later event in the batch still carries the old token | the event reaches the wrong client | tokens are `generation << 32 \| key` ([`ConnId`](crate::ConnId)); a mismatched event is dropped and counted in [`Stats::stale_events`](crate::Stats::stale_events); keys are freed only in `reap` | `token.rs`; `server.rs: on_connection_event`, `reap` |
-//! | **reset on close** | the last reply is lost | lingering (chapter 4), bounded by `linger_timeout` and 256 KiB | `drive.rs: drive` |
+//! | **slow reader**: sends requests but never reads replies | replies pile up in server memory without bound | backpressure: while a connection owes bytes its machine reads nothing, and answering pipelined requests pauses once `read_buffer_size` (64 KiB) of reply waits (`Ending::Backpressure`); `write_timeout` (30 s) without write progress; `max_output` (4 MiB) for what [`Core::send`](crate::Core::send) queues | `src/conn/machine/rules.rs: decide`; `src/reactor/answer.rs: frame_and_reply`; `src/reactor/commands.rs: Core::try_send` |
+//! | **slowloris**: connects and sends nothing, or one byte a second | each such client holds a descriptor and a buffer forever (in the lesson, it stalls everyone) | `idle_timeout` (60 s): no byte received for that long, whether or not a request is in progress; `request_timeout` (30 s): a request in progress that started that long ago; whichever comes first | `src/reactor/timeouts.rs: due`, `arm`, `fire` |
+//! | **oversized request**: `frame()` never says complete | the input buffer grows until memory runs out | `max_request_size` (64 KiB): [`Violation::TooLarge`](crate::Violation::TooLarge), then [`Protocol::on_violation`](crate::Protocol::on_violation) may write an error reply before closing | `src/reactor/answer.rs: frame_and_reply` |
+//! | **connect flood**, or running out of descriptors (`EMFILE`) | the listener stays readable and `accept` keeps failing: an edge-triggered loop strands the backlog, a level-triggered one spins at 100% CPU | `max_connections` (10,000) with [`AtCapacity`](crate::AtCapacity) `Wait` (clients wait in the backlog) or `Refuse`; on `EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM`, pause for `accept_backoff` (100 ms) and resume early when a connection closes, logged once; `accept_budget` (256) per turn so a flood cannot starve served clients | `src/reactor/accept.rs: accept_from`, `is_exhaustion`; `src/reactor/turn.rs: can_accept` |
+//! | **one greedy client** streaming at full speed | it keeps the loop to itself while everyone else waits | `io_budget` (256 KiB) per turn, after which it is queued to continue next turn | `src/reactor/drive.rs: drive` (`mark_dirty`) |
+//! | **panicking user code** | an exception in the lesson kills the server for everyone | `catch_unwind` around every callback: that connection closes ([`CloseReason::Panic`](crate::CloseReason::Panic)) and its protocol value is dropped, the loop goes on. A panicking repeating timer is cancelled | `src/reactor/hooks.rs: guarded`, `call` |
+//! | **blocking user code** | every client waits | nothing can preempt it on one thread, but `slow_callback` (100 ms) logs a warning naming the callback | `src/reactor/hooks.rs: guarded`, `check_slow` |
+//! | **stale ids and events**: an id kept after its connection closed, or an event for a connection closed earlier in the same batch | bytes or readiness reach the wrong client, once its key is reused | generations (chapter 3): the token is `generation << 32 \| key`, a mismatched or closed one is dropped and counted in [`Stats::stale_events`](crate::Stats::stale_events), keys are freed only in `reap` | `src/conn/id.rs`; `src/reactor/turn.rs: on_connection_event`; `src/reactor/lifecycle.rs: reap` |
+//! | **reset on close** | the last reply is lost | lingering (chapter 4), bounded by `linger_timeout` (2 s) and by `LINGER_MAX_BYTES` (256 KiB) of discarded input | `src/reactor/drive.rs: drive` (`Action::Discard`) |
+//! | **a stop that never ends**: a client that keeps a reply unread | the process cannot exit | `drain_timeout` (10 s), then what is left is closed | `src/reactor/lifecycle.rs: stop_if_asked` |
 //!
 //! Idle connections are cheap because of one more rule: all reads go into
 //! one loop-wide scratch buffer. A connection keeps its own input buffer only
@@ -430,7 +596,7 @@
 //! | `self.transport.loseConnection()` | return [`After::Close`](crate::After::Close); for another connection, [`Core::close`](crate::Core::close) |
 //! | `self.transport.getPeer()` | [`Ctx::peer`](crate::Ctx::peer) |
 //! | state kept on the factory | the server's state `S`, as `&mut S` from [`Core::state`](crate::Core::state) |
-//! | `reactor.callLater(delay, f)`, `.cancel()` | [`Core::after`](crate::Core::after), which returns a [`TimerId`](crate::TimerId) for [`Core::cancel`](crate::Core::cancel) |
+//! | `reactor.callLater(delay, f)`, `.cancel()` | [`Core::call_later`](crate::Core::call_later), which returns a [`TimerId`](crate::TimerId) for [`Core::cancel`](crate::Core::cancel) |
 //! | `LoopingCall(f).start(interval)` | [`Core::every`](crate::Core::every) |
 //! | `reactor.callFromThread(f)` | [`Handle::post`](crate::Handle::post) |
 //! | `reactor.stop()` | [`Handle::stop`](crate::Handle::stop) from any thread, [`Core::stop`](crate::Core::stop) on the loop |
@@ -461,4 +627,38 @@
 //!   `turn()` (chapter 3).
 //!
 //! # 7. Watching one request
+//! At `trace` level twig narrates each syscall it makes, with its result,
+//! so a trace reads like `strace` with the reasons attached. Narrated:
+//! - `epoll_ctl(ADD, READABLE)` for a listener (`src/reactor/server.rs:
+//!   Server::listen`), `epoll_ctl(ADD, READABLE|WRITABLE)` for a connection
+//!   (`src/reactor/commands.rs: Core::insert`), and `epoll_ctl(DEL)` when a
+//!   stop closes a listener (`src/reactor/lifecycle.rs: stop_if_asked`);
+//! - `accept()` (the `accept4` call), every one including the last
+//!   `WouldBlock` (`src/reactor/accept.rs: accept_from`);
+//! - `setsockopt(TCP_NODELAY)` on each new connection (`Core::insert`);
+//! - `connect(ADDR) -> in progress` for an outbound connection
+//!   (`Core::connect`), then `getsockopt(SO_ERROR), getpeername` when its
+//!   writable edge says the connect is decided
+//!   (`src/conn/socket.rs: connect_result`);
+//! - `read(n)`, `write(n)` and `shutdown(Write)` (`src/conn/socket.rs`);
+//! - `getsockopt(SO_ERROR)` on a new edge after EOF, in case the peer reset
+//!   (`src/conn/socket.rs: pending_error`);
+//! - `close() -> dropped` when `reap` drops the socket
+//!   (`src/reactor/lifecycle.rs: reap`);
+//! - `epoll_wait`, as two lines: `poll(timeout …: why)` before it and
+//!   `poll woke: reason, n events` after (`src/reactor/turn.rs: poll`).
+//!
+//! Not narrated: `socket`, `setsockopt(SO_REUSEADDR)`, `bind` and `listen`
+//! (one `epoll_ctl(ADD)` line follows them, and a failure is the error
+//! [`Server::listen`](crate::Server::listen) returns); `epoll_create1` and
+//! the waker's `eventfd` ([`Server::new`](crate::Server::new)); the waker's
+//! writes and reads ([`Handle::post`](crate::Handle::post),
+//! [`Handle::stop`](crate::Handle::stop)); the signal source; reading the
+//! clock. A connection needs no `epoll_ctl(DEL)`: closing its socket takes
+//! it out of the epoll set. Besides syscalls the trace shows each event's
+//! flags (`#key.gen event: readable=…`), a listener marked readable, stale
+//! events dropped, every state change of a connection's machine
+//! (`#key.gen A -> B`, from `Connection::step`), and timers scheduled and
+//! fired.
+//!
 #![doc = include_str!("../docs/lesson-trace.md")]

@@ -10,20 +10,24 @@
 //! writes your reply.
 //!
 //! A complete server (the lesson's: answer `Yes`, then close), and a client
-//! to try it:
+//! to try it. The lesson's client sends its question with no end marker and
+//! the lesson's server takes whatever one `recv` returned; here the question
+//! ends with a newline, so [`framing::line`] can tell a whole request from
+//! the first piece of one, however TCP splits the bytes (the
+//! [`guide`]'s chapter 1 shows what goes wrong without it):
 //!
 //! ```
 //! use std::io::{Read, Write};
-//! use twig::{After, Ctx, Frame, Protocol, Server};
+//! use twig::{After, Ctx, Frame, Protocol, Server, framing};
 //!
 //! struct ReplyYes;
 //!
 //! impl Protocol for ReplyYes {
 //!     fn frame(&mut self, input: &[u8]) -> Frame {
-//!         Frame::Complete(input.len()) // whatever arrived is the request
+//!         framing::line(input) // a request is one line, up to and including `\n`
 //!     }
 //!     fn reply(&mut self, request: &[u8], ctx: &mut Ctx) -> After {
-//!         println!("request is: {}", String::from_utf8_lossy(request));
+//!         println!("request is: {}", String::from_utf8_lossy(request).trim_end());
 //!         ctx.write(b"Yes");
 //!         After::Close
 //!     }
@@ -35,7 +39,7 @@
 //!     let handle = server.handle();
 //!     let client = std::thread::spawn(move || -> std::io::Result<String> {
 //!         let mut socket = std::net::TcpStream::connect(addr)?;
-//!         socket.write_all(b"can you hear me?")?;
+//!         socket.write_all(b"can you hear me?\n")?;
 //!         let mut reply = String::new();
 //!         socket.read_to_string(&mut reply)?;
 //!         handle.stop();
@@ -63,45 +67,53 @@
 //! 1. computes how long it may sleep: until the nearest deadline (timer,
 //!    timeout), or not at all if work is pending;
 //! 2. `poll`s, then reads the monotonic clock once ([`Core::now`]);
-//! 3. dispatches each event by token: a listener (accept until `WouldBlock`),
-//!    a connection (run its state machine), the waker (jobs posted from
+//! 3. dispatches each event by token: a listener (marked readable), a
+//!    connection (its state machine is driven), the waker (jobs posted from
 //!    other threads), or a signal;
-//! 4. fires due connection deadlines and timers, runs posted jobs;
-//! 5. removes the connections that closed during the turn.
+//! 4. accepts from readable listeners until `WouldBlock` (within a budget),
+//!    and drives the connections that have work no event announces;
+//! 5. fires due connection deadlines and timers, runs posted jobs;
+//! 6. removes the connections that closed during the turn.
 //!
 //! Run any example with `RUST_LOG=trace` to watch the loop narrate each turn:
-//! every wake-up, event, syscall result and state change.
+//! every wake-up, event, syscall result and state change (the [`guide`]'s
+//! chapter 7 lists which syscalls, and shows one request).
 //!
 //! # Lifecycle of a connection
-//! ```text
-//!  accept ─▶ Reading ──frame(): Complete──▶ reply() ──socket took it all──▶ Reading
-//!              │  ▲                              │ socket full
-//!              │  └────────── flushed ◀─ Writing ◀┘   (reads nothing: backpressure)
-//!              ├── After::Close / violation / EOF / stop ─▶ Closing ─flushed─▶ Lingering ─peer EOF─▶ Closed
-//!              └── reset, error, panic, timeout ──────────────────────────────────────────────────▶ Closed
-//! ```
-//! - **Accepted**: registered once with the poll for both directions, with
-//!   `TCP_NODELAY`; [`Protocol::on_open`] runs (it may write a greeting).
-//! - **Reading**: bytes are read into one loop-wide buffer; complete requests
+//! Each connection carries its state as data, and one pure function moves
+//! it: [`conn::machine::next`]`(state, event) -> (state, action)`. The loop
+//! carries out the action (a syscall, or a call into your protocol) and
+//! feeds the outcome back as the next event. The state diagram is in
+//! [`twig::conn::machine`](crate::conn::machine); in words, a connection's
+//! [`Life`](crate::conn::machine::Life) goes:
+//! - **Connecting** (outbound connections only, [`Core::connect`]) until the
+//!   connect is decided, then **Opening**, as an accepted one starts:
+//!   registered once with the poll for both directions, with `TCP_NODELAY`;
+//!   [`Protocol::on_open`] runs (it may write a greeting).
+//! - **Open**: bytes are read into one loop-wide buffer; complete requests
 //!   are answered in order (pipelining); only a partial request is kept, in
-//!   the connection's own buffer. An idle connection holds no buffer.
-//! - **Writing**: a reply is written at once; if the socket does not take it
-//!   all, the rest is kept and the connection reads nothing more until it is
-//!   flushed. That is backpressure: a client that does not read stops being
-//!   read, and the memory it can pin stays bounded.
+//!   the connection's own buffer. An idle connection holds no buffer. A reply
+//!   is written at once; if the socket does not take it all, the rest is
+//!   owed and the connection reads nothing more until it is flushed. That is
+//!   backpressure: a client that does not read stops being read, and the
+//!   memory it can pin stays bounded.
+//! - **Draining** while the server stops: what has arrived is answered, then
+//!   it closes.
 //! - **Closing** (the protocol said [`After::Close`], the peer sent EOF, the
-//!   input broke the protocol, or the server is stopping): what is owed is
-//!   flushed, the write side is shut down, and the connection **lingers** —
-//!   discarding input until the peer closes too — so our close does not
+//!   input broke the protocol, or a drained connection is done): what is
+//!   owed is flushed and the write side is shut down; then **Lingering**:
+//!   input is discarded until the peer closes too, so our close does not
 //!   become a reset that destroys the last reply.
-//! - **Closed**: at once on a reset, a socket error, a panic in protocol
-//!   code, or a timeout; [`Protocol::on_close`] runs with the
-//!   [`CloseReason`], counted in [`Stats`].
+//! - **Closed**: after lingering, or at once on a reset, a socket error, a
+//!   panic in protocol code, or a timeout. It leaves the slab at the end of
+//!   the turn, and [`Protocol::on_close`] runs with the [`CloseReason`],
+//!   counted in [`Stats`].
 //!
-//! Timeouts (all in [`Config`], on by default): *idle* (no request for a
-//! while), *request* (a request started but never finished: a client
-//! dribbling one byte a second cannot hold a slot), *write* (a client that
-//! stopped reading cannot hold a slot), *linger*.
+//! Timeouts (all in [`Config`], on by default): *idle* (no byte received for
+//! a while, even in the middle of a request), *request* (a request started
+//! long ago and still unfinished: a client dribbling one byte a second
+//! cannot hold a slot), *write* (a client that stopped reading cannot hold a
+//! slot), *linger*, *connect*.
 //!
 //! # Lifecycle of the server
 //! 1. [`Server::builder`] sets limits; [`Builder::build`] creates the poll
@@ -118,7 +130,8 @@
 //!    [`Stats`] and logs them as one line.
 //!
 //! # Limits
-//! Every limit has a safe default and a builder setter: connections
+//! Every limit has a safe default and a builder setter (the table of every
+//! default is on [`Config`]): connections
 //! ([`Config::max_connections`], with an explicit [`AtCapacity`] policy),
 //! request size, output per connection, per-turn fairness budgets for
 //! accepts and bytes, and accept back-off when the process runs out of file

@@ -21,6 +21,41 @@ pub enum AtCapacity {
 /// [`Builder`] ([`Server::builder`](crate::Server::builder)).
 ///
 /// A `None` timeout disables it.
+///
+/// # Defaults
+/// This is the one table of twig's figures; the guide, the cookbook and the
+/// README quote it. `tests/docs.rs` reads the table from this file and
+/// checks every value against [`Config::default`] (and the fixed figures
+/// against the constants in the source), and checks every figure the other
+/// docs quote against this table.
+///
+/// | setting | default | what it stops |
+/// |---|---|---|
+/// | [`max_connections`](Config::max_connections) | 10,000 | a connect flood taking every descriptor |
+/// | [`at_capacity`](Config::at_capacity) | [`Wait`](AtCapacity::Wait) | (what happens at `max_connections`: clients wait in the backlog) |
+/// | [`max_request_size`](Config::max_request_size) | 64 KiB | a request that never ends filling memory |
+/// | [`max_output`](Config::max_output) | 4 MiB | a slow reader pinning the messages sent to it |
+/// | [`read_buffer_size`](Config::read_buffer_size) | 64 KiB | (the loop's one read buffer; also the reply size at which answering pipelined requests pauses) |
+/// | [`io_budget`](Config::io_budget) | 256 KiB | one greedy connection keeping the loop to itself |
+/// | [`accept_budget`](Config::accept_budget) | 256 | a connect flood starving the clients being served |
+/// | [`listen_backlog`](Config::listen_backlog) | 1024 | (clients queued by the kernel before `accept`; capped by `net.core.somaxconn`) |
+/// | [`idle_timeout`](Config::idle_timeout) | 60 s | a client that connects and goes quiet |
+/// | [`request_timeout`](Config::request_timeout) | 30 s | slowloris: a request dribbled a byte at a time |
+/// | [`write_timeout`](Config::write_timeout) | 30 s | a peer that stops reading its replies |
+/// | [`connect_timeout`](Config::connect_timeout) | 10 s | an outbound connect nobody answers |
+/// | [`linger_timeout`](Config::linger_timeout) | 2 s | a peer that never sends its FIN after our close |
+/// | [`drain_timeout`](Config::drain_timeout) | 10 s | a stop that never finishes |
+/// | [`accept_backoff`](Config::accept_backoff) | 100 ms | a loop spinning on `EMFILE` |
+/// | [`slow_callback`](Config::slow_callback) | 100 ms | (only a warning: blocking callbacks cannot be preempted) |
+///
+/// Fixed in the code, not configurable:
+///
+/// | figure | value | what it is |
+/// |---|---|---|
+/// | `LINGER_MAX_BYTES` in `src/reactor/drive.rs` | 256 KiB | most input a lingering connection discards before it closes anyway |
+/// | `Events::with_capacity` in `src/reactor/server.rs` | 1024 | most readiness events one `poll` returns (more wait for the next turn) |
+/// | `SLEEP_REUSE` in `src/reactor/turn.rs` | 1 ms | how long a computed `poll` timeout is reused (a deadline may be met that much late) |
+/// | `CAPACITY` in `src/conn/recorder.rs` | 16 | marks kept by each connection's flight recorder |
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Most connections open at once (default 10,000).
