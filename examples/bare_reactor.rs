@@ -10,13 +10,13 @@
 //!
 //! | section                                  | in twig                                            |
 //! |------------------------------------------|----------------------------------------------------|
-//! | 1. create the poll                       | `server.rs` `Server::with_config`                  |
-//! | 2. bind and register the listener        | `server.rs` `Server::listen`; `token.rs` reserved  |
-//! | 3. the loop: poll, dispatch by token     | `server.rs` `Server::run`, `Server::turn`          |
-//! | 4. accept until `WouldBlock`             | `accept.rs` `accept_from`, `add`; `token.rs` `ConnId` |
-//! | 5. an event: guard the token, set flags  | `server.rs` `on_connection_event`                  |
-//! | 6. drive: flush, read, echo              | `drive.rs` `drive`; `dispatch.rs` `deliver`; `connection.rs` `read`, `write`, `flush_output` |
-//! | 7. close: FIN after EOF, or at once      | `drive.rs` `State::Closing`; `connection.rs` `shutdown_write`; `server.rs` `reap` |
+//! | 1. create the poll                       | `reactor/server.rs` `Server::with_config`          |
+//! | 2. bind and register the listener        | `reactor/server.rs` `Server::listen`; `conn/id.rs` reserved tokens |
+//! | 3. the loop: poll, dispatch by token     | `reactor/server.rs` `Server::run`; `reactor/turn.rs` the phases |
+//! | 4. accept until `WouldBlock`             | `reactor/accept.rs` `accept_from`, `add`; `conn/id.rs` `ConnId` |
+//! | 5. an event: guard the token, set flags  | `reactor/turn.rs` `on_connection_event`; the machine's `Ready` edges |
+//! | 6. drive: flush, read, echo              | `reactor/drive.rs` `drive` (the actions); `conn/machine/rules.rs` `next`; `reactor/hooks.rs` `deliver`; `conn/socket.rs` `read`, `write` |
+//! | 7. close: FIN after EOF, or at once      | `conn/machine/rules.rs` `Life::Closing`; `conn/socket.rs` `shutdown_write`; `reactor/lifecycle.rs` `reap` |
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};

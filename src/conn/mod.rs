@@ -2,11 +2,11 @@
 //!
 //! - [`machine`]: its states as data and the pure transition function; no
 //!   I/O (the heart of the lesson, tested as a table);
-//! - [`connection`]: its socket, buffers and clocks;
-//! - [`socket`]: the syscalls it makes, narrated;
+//! - `connection.rs`: its socket, buffers and clocks;
+//! - `socket.rs`: the syscalls it makes, narrated;
 //! - [`id`]: the generation-tagged ids and their `mio::Token`s;
 //! - [`close`]: why a connection ended;
-//! - [`recorder`]: its flight recorder.
+//! - `recorder.rs`: its flight recorder.
 //!
 //! Nothing here knows the protocol, the slab or the poll: the reactor above
 //! drives a connection by feeding its machine events and carrying out the

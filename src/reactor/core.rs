@@ -54,7 +54,7 @@ pub struct Core<S> {
     /// Monotonic time of the current turn.
     pub(crate) now: Instant,
     /// The latest clock reading of this turn: `now`, then the end of each
-    /// timed callback (see `callbacks::guarded`).
+    /// timed callback (see `hooks.rs: guarded`).
     pub(crate) clock: Instant,
     /// A callback ending after this may have exceeded
     /// [`Config::slow_callback`]: always at most `clock + limit`. Moved only

@@ -1,21 +1,21 @@
 //! The loop: one thread owns the poll, the listeners, the connection slab
 //! and the protocol table beside it, the timers and the user's state.
 //!
-//! - [`server`]: the [`Server`](crate::Server) and its public methods;
-//! - [`turn`]: one turn as named phases (poll, dispatch, accept, drive,
+//! - `server.rs`: the [`Server`](crate::Server) and its public methods;
+//! - `turn.rs`: one turn as named phases (poll, dispatch, accept, drive,
 //!   deadlines and timers, posted jobs, stop, reap);
-//! - [`accept`]: listeners and the accept policy;
-//! - [`drive`]: carries out a connection's machine actions;
-//! - [`answer`]: the frame/reply loop over buffered input;
-//! - [`hooks`]: calling user code safely, and writing its reply;
-//! - [`timeouts`]: arming and firing connection deadlines;
-//! - [`lifecycle`]: timers, posted jobs, signals, the graceful stop, reaping;
-//! - [`core`] and [`commands`]: the [`Core`](crate::Core) callbacks see;
-//! - [`protocols`]: the protocol table.
+//! - `accept.rs`: listeners and the accept policy;
+//! - `drive.rs`: carries out a connection's machine actions;
+//! - `answer.rs`: the frame/reply loop over buffered input;
+//! - `hooks.rs`: calling user code safely, and writing its reply;
+//! - `timeouts.rs`: arming and firing connection deadlines;
+//! - `lifecycle.rs`: timers, posted jobs, signals, the graceful stop, reaping;
+//! - `core.rs` and `commands.rs`: the [`Core`](crate::Core) callbacks see;
+//! - `protocols.rs`: the protocol table.
 //!
 //! Imports point down: reactor → conn, time; the only circle is the user
 //! contract, `core.rs` ↔ `api/ctx.rs` ↔ `api/protocol.rs` (see
-//! [`core`]).
+//! `core.rs`).
 
 pub(crate) mod accept;
 pub(crate) mod answer;

@@ -25,9 +25,10 @@ use crate::reactor::protocols::Protocols;
 ///
 /// # Things that will bite you (and how this loop handles them)
 /// - **Readiness is edge-triggered.** An event says readiness *changed*; no
-///   second event comes for bytes you did not read. Each connection keeps
-///   `readable`/`writable` flags, cleared only when a syscall says
-///   `WouldBlock` (or a short read proves the socket drained).
+///   second event comes for bytes you did not read. Each connection's
+///   machine remembers its edges ([`Ready`](crate::conn::machine::Ready)),
+///   used up only when a syscall says `WouldBlock` (or a short read proves
+///   the socket drained).
 /// - **Drain until `WouldBlock`.** Accept and read in a loop; stopping early
 ///   strands clients in the backlog or bytes in the socket.
 /// - **A 0-byte read is EOF**, never "nothing yet"; so a read is never given
@@ -38,7 +39,7 @@ use crate::reactor::protocols::Protocols;
 /// - **Stale events after a slab key is reused.** A connection closed while
 ///   handling one event may still have events later in the same batch, and
 ///   its key may go to a new client. Tokens carry a generation (see
-///   [`ConnId`]) and closed connections leave the slab only at the end of the
+///   [`ConnId`](crate::ConnId)) and closed connections leave the slab only at the end of the
 ///   turn.
 pub struct Server<S> {
     /// The `epoll` instance every socket is registered with.

@@ -71,7 +71,7 @@ pub enum Event {
 }
 
 /// What became of the bytes a callback wrote: the driver writes them at
-/// once (optimistic write) unless [`State::may_reply`] says no.
+/// once (optimistic write) unless [`State::may_reply`](super::State::may_reply) says no.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wrote {
     /// The callback wrote nothing.
