@@ -24,6 +24,7 @@
 //! 5. [Limits and timeouts](#5-backpressure-limits-and-timeouts-what-each-one-stops)
 //! 6. [From Twisted](#6-from-twisted-the-same-ideas-other-names)
 //! 7. [Watching one request](#7-watching-one-request)
+//! 8. [Testing a protocol without sockets](#8-testing-a-protocol-without-sockets)
 //!
 //! # 1. The lesson's server, and why it serves one client at a time
 //! In substance, the lesson's server and client look like this:
@@ -662,3 +663,46 @@
 //! fired.
 //!
 #![doc = include_str!("../docs/lesson-trace.md")]
+//!
+//! # 8. Testing a protocol without sockets
+//! Twisted tests a protocol with `StringTransport`: bytes in, bytes out, no
+//! network. twig's [`testing::Harness`](crate::testing::Harness) does the
+//! same over the real machine and driver of chapter 4, with an in-memory
+//! pipe where the socket would be (`conn/memory.rs`) and a manual clock, so
+//! timers and timeouts fire when the test says, not when the wall clock
+//! does. Feed a request in every chunk size, down to one byte: that is the
+//! partial-read bug of chapter 1, caught without a socket.
+//!
+//! ```
+//! use std::time::Duration;
+//! use twig::testing::Harness;
+//! use twig::{After, CloseReason, Ctx, Frame, Protocol, Server, framing};
+//!
+//! struct Lines;
+//! impl Protocol for Lines {
+//!     fn frame(&mut self, input: &[u8]) -> Frame {
+//!         framing::line(input)
+//!     }
+//!     fn reply(&mut self, line: &[u8], ctx: &mut Ctx) -> After {
+//!         ctx.write(line);
+//!         After::KeepOpen
+//!     }
+//! }
+//!
+//! let idle = Server::builder().idle_timeout(Some(Duration::from_secs(5)));
+//! let mut t = Harness::with_builder(idle, (), || Lines);
+//! let c = t.connect();
+//! for byte in b"one\ntwo\n" {
+//!     t.send(c, &[*byte]); // one byte at a time
+//! }
+//! assert_eq!(t.output(c), b"one\ntwo\n");
+//! t.advance(Duration::from_secs(5)); // no byte for 5 s
+//! assert_eq!(t.closed(c), Some(CloseReason::IdleTimeout));
+//! ```
+//!
+//! `tests/in_memory.rs` runs the example servers' protocols this way: the
+//! lesson's `ReplyYes` with an HTTP request split after every byte, the
+//! echo under a slow reader until the write timeout, the chat's broadcast
+//! order, RESP commands split anywhere, HTTP pipelining, and the one send
+//! rule (bytes for a connection leave in the order the calls were made).
+//!

@@ -149,6 +149,7 @@ pub mod framing;
 pub mod guide;
 pub mod http;
 pub mod reactor;
+pub mod testing;
 pub(crate) mod time;
 
 pub use crate::api::config::{AtCapacity, Builder, Config};

@@ -9,18 +9,17 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use log::trace;
-use mio::net::TcpStream;
 
 use crate::conn::id::ConnId;
 use crate::conn::machine::{self, Action, Event, State};
 use crate::conn::recorder::{Mark, Recorder};
-use crate::conn::socket::{self, WriteOutcome};
+use crate::conn::socket::{self, Transport, WriteOutcome};
 
 /// One connection, accepted or outbound.
 pub(crate) struct Connection {
     /// The generation-tagged id; also its `mio::Token`.
     pub id: ConnId,
-    pub socket: TcpStream,
+    pub socket: Transport,
     pub peer: SocketAddr,
     /// Where it is in its life: the machine's state (see
     /// [`machine`](crate::conn::machine)); changed only through
@@ -63,7 +62,7 @@ pub(crate) struct Connection {
 impl Connection {
     pub(crate) fn new(
         id: ConnId,
-        socket: TcpStream,
+        socket: Transport,
         peer: SocketAddr,
         state: State,
         now: Instant,

@@ -18,5 +18,6 @@ pub(crate) mod connection;
 pub(crate) mod fault;
 pub mod id;
 pub mod machine;
+pub(crate) mod memory;
 pub(crate) mod recorder;
 pub(crate) mod socket;

@@ -1,8 +1,9 @@
 //! The syscalls a connection makes, each narrated at trace level and noted
 //! in the flight recorder: `read`, `write`, `shutdown`, and the two
 //! questions asked of a socket (`SO_ERROR`, `getpeername`). With the
-//! `fault-injection` feature, [`fault`](crate::conn::fault) sits under
-//! `read` and `write` here.
+//! `fault-injection` feature, `fault.rs` sits under `read` and `write`
+//! here. A [`Transport`] is a TCP socket, or the in-memory one of
+//! [`twig::testing`](crate::testing).
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -12,7 +13,32 @@ use mio::net::TcpStream;
 
 use crate::conn::close::CloseReason;
 use crate::conn::id::ConnId;
+use crate::conn::memory::MemorySocket;
 use crate::conn::recorder::{Mark, Recorder};
+
+/// What a connection's bytes travel over.
+pub(crate) enum Transport {
+    /// A TCP socket, registered with the poll.
+    Tcp(TcpStream),
+    /// An in-memory pipe (`twig::testing`): no poll, no kernel.
+    Memory(MemorySocket),
+}
+
+impl Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(socket) => socket.read(buf),
+            Transport::Memory(pipe) => pipe.read(buf),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(socket) => socket.write(bytes),
+            Transport::Memory(pipe) => pipe.write(bytes),
+        }
+    }
+}
 
 /// What one `read` said.
 pub(crate) enum ReadOutcome {
@@ -39,7 +65,7 @@ pub(crate) enum WriteOutcome {
 /// One `read(2)` into `buf` (never empty: a 0-byte read would look like
 /// EOF). Retries `EINTR`.
 pub(crate) fn read(
-    socket: &mut TcpStream,
+    socket: &mut Transport,
     id: ConnId,
     recorder: &mut Recorder,
     buf: &mut [u8],
@@ -76,7 +102,7 @@ pub(crate) fn read(
 /// Writes `bytes` until done or the socket is full. Returns how many were
 /// written, and what stopped it.
 pub(crate) fn write(
-    socket: &mut TcpStream,
+    socket: &mut Transport,
     id: ConnId,
     recorder: &mut Recorder,
     bytes: &[u8],
@@ -114,15 +140,23 @@ pub(crate) fn write(
 
 /// Shuts down the write side (sends FIN). Errors mean the peer is gone
 /// already, which is what we wanted.
-pub(crate) fn shutdown_write(socket: &TcpStream, id: ConnId) {
-    let result = socket.shutdown(Shutdown::Write);
-    trace!("{id} shutdown(Write) -> {result:?}");
+pub(crate) fn shutdown_write(socket: &Transport, id: ConnId) {
+    match socket {
+        Transport::Tcp(socket) => {
+            let result = socket.shutdown(Shutdown::Write);
+            trace!("{id} shutdown(Write) -> {result:?}");
+        }
+        Transport::Memory(pipe) => pipe.shutdown_write(),
+    }
 }
 
 /// For a connect in progress: `None` while it still is, else whether it
 /// succeeded. Asks the socket (`SO_ERROR`, then `getpeername`), as the
 /// writable edge only says "decided", not how.
-pub(crate) fn connect_result(socket: &TcpStream, id: ConnId) -> Option<io::Result<()>> {
+pub(crate) fn connect_result(socket: &Transport, id: ConnId) -> Option<io::Result<()>> {
+    let Transport::Tcp(socket) = socket else {
+        return Some(Ok(())); // an in-memory pipe is connected from the start
+    };
     let result = match socket.take_error() {
         Ok(Some(error)) | Err(error) => Some(Err(error)),
         Ok(None) => match socket.peer_addr() {
@@ -137,7 +171,10 @@ pub(crate) fn connect_result(socket: &TcpStream, id: ConnId) -> Option<io::Resul
 
 /// After EOF, Linux's `read` says 0 even when the peer has since reset, so
 /// a new edge on a half-closed connection asks `SO_ERROR`.
-pub(crate) fn pending_error(socket: &TcpStream, id: ConnId) -> Option<CloseReason> {
+pub(crate) fn pending_error(socket: &Transport, id: ConnId) -> Option<CloseReason> {
+    let Transport::Tcp(socket) = socket else {
+        return None;
+    };
     let result = socket.take_error();
     trace!("{id} getsockopt(SO_ERROR) -> {result:?}");
     match result {

@@ -22,7 +22,7 @@ use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Command, Event, Relay, State};
 use crate::conn::recorder::Mark;
-use crate::conn::socket::{self, WriteOutcome};
+use crate::conn::socket::{self, Transport, WriteOutcome};
 use crate::reactor::core::{Core, SendError};
 
 impl<S> Core<S> {
@@ -231,6 +231,31 @@ impl<S> Core<S> {
         Ok(id)
     }
 
+    /// Puts an in-memory connection in the slab (`twig::testing`): no
+    /// socket, no registration. Its protocol goes in the table as for
+    /// [`connect`](Core::connect).
+    pub(crate) fn insert_memory(
+        &mut self,
+        pipe: crate::conn::memory::MemorySocket,
+        peer: SocketAddr,
+        protocol: Box<dyn Protocol<S>>,
+    ) -> ConnId {
+        let generation = self.next_generation;
+        self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
+        let entry = self.conns.vacant_entry();
+        let id = ConnId {
+            key: entry.key() as u32,
+            generation,
+        };
+        let socket = Transport::Memory(pipe);
+        entry.insert(Connection::new(id, socket, peer, State::ACCEPTED, self.now));
+        self.new_protocols.push((id, protocol));
+        self.stats.active += 1;
+        self.stats.accepted += 1;
+        self.mark_dirty(id); // on_open, on the next settle
+        id
+    }
+
     /// Registers a socket with the poll and puts its connection in the slab,
     /// under a fresh generation. Shared by accept and connect.
     pub(crate) fn insert(
@@ -259,7 +284,8 @@ impl<S> Core<S> {
         );
         trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
         registered?;
-        let conn = entry.insert(Connection::new(id, stream, peer, state, self.now));
+        let socket = Transport::Tcp(stream);
+        let conn = entry.insert(Connection::new(id, socket, peer, state, self.now));
         conn.recorder.record(Mark::Opened {
             turn: self.stats.turns as u32,
             outbound,

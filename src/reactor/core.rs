@@ -88,6 +88,9 @@ pub struct Core<S> {
     pub(crate) registry: Registry,
     /// Reused by [`broadcast`](Core::broadcast) for the ids it sends to.
     pub(crate) broadcast_ids: Vec<ConnId>,
+    /// Where reaping reports each closed connection and why: only under
+    /// `twig::testing` (`None` in a server).
+    pub(crate) reaped: Option<Vec<(ConnId, CloseReason)>>,
 }
 
 /// A one-shot timer's callback.
@@ -141,6 +144,7 @@ impl<S> Core<S> {
             reply: Vec::new(),
             new_protocols: Vec::new(),
             in_turn: false,
+            reaped: None,
             stop_requested: false,
             stopping: false,
             next_generation: 1,

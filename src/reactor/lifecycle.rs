@@ -132,6 +132,9 @@ impl<S: 'static> Server<S> {
             };
             core.stats.closed_by[reason.index()] += 1;
             core.stats.active -= 1;
+            if let Some(reaped) = &mut core.reaped {
+                reaped.push((conn.id, reason));
+            }
             let (id, peer) = (conn.id, conn.peer);
             match reason {
                 CloseReason::Error | CloseReason::OutputLimit => {

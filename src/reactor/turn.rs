@@ -70,6 +70,37 @@ impl<S: 'static> Server<S> {
         Ok(reason)
     }
 
+    /// The phases after `poll`, for `twig::testing`: the clock is the
+    /// caller's (`core.now`), events come as calls to
+    /// [`drive_one`](Server::drive_one).
+    pub(crate) fn settle(&mut self) {
+        self.core.stats.turns += 1;
+        self.drive_dirty();
+        let core = &self.core;
+        if core.deadlines.is_due(core.now) || core.timers.is_due(core.now) {
+            while let Some((id, reason)) = timeouts::next_expired(&mut self.core) {
+                let (core, protocols) = (&mut self.core, &mut self.protocols);
+                drive(
+                    core,
+                    protocols,
+                    &mut self.scratch,
+                    id,
+                    Event::Deadline(reason),
+                );
+            }
+            self.fire_timers();
+        }
+        self.run_posted();
+        self.stop_if_asked();
+        self.reap();
+    }
+
+    /// Drives one connection from `event`, as an event from the poll would.
+    pub(crate) fn drive_one(&mut self, id: ConnId, event: Event) {
+        let (core, protocols) = (&mut self.core, &mut self.protocols);
+        drive(core, protocols, &mut self.scratch, id, event);
+    }
+
     /// Sleeps in `epoll_wait` until an event or the nearest deadline, then
     /// reads the clock once for the whole turn.
     fn poll(&mut self, max_wait: Option<Duration>) -> io::Result<WakeReason> {
