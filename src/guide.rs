@@ -696,7 +696,7 @@
 //!     t.send(c, &[*byte]); // one byte at a time
 //! }
 //! assert_eq!(t.output(c), b"one\ntwo\n");
-//! t.advance(Duration::from_secs(5)); // no byte for 5 s
+//! t.advance(Duration::from_secs(5)); // no byte for the whole idle timeout
 //! assert_eq!(t.closed(c), Some(CloseReason::IdleTimeout));
 //! ```
 //!
