@@ -253,3 +253,34 @@ impl<S: 'static> Harness<S> {
             .borrow_mut()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{After, Ctx, Frame};
+
+    struct Echo;
+    impl Protocol for Echo {
+        fn frame(&mut self, input: &[u8]) -> Frame {
+            Frame::Complete(input.len())
+        }
+        fn reply(&mut self, request: &[u8], ctx: &mut Ctx) -> After {
+            ctx.write(request);
+            After::KeepOpen
+        }
+    }
+
+    #[test]
+    fn a_request_does_not_re_arm_the_deadline() {
+        let mut t = Harness::new((), || Echo);
+        let c = t.connect();
+        t.send(c, b"one");
+        assert_eq!(t.output(c), b"one");
+        let armed = t.server.core().conns[c.key()].armed;
+        for _ in 0..10 {
+            t.send(c, b"again");
+            assert_eq!(t.output(c), b"again");
+        }
+        assert_eq!(t.server.core().conns[c.key()].armed, armed);
+    }
+}

@@ -90,17 +90,17 @@ impl Connection {
 
     /// Feeds one event to the machine: the one place the state changes,
     /// narrated at trace level and in the flight recorder.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn step(&mut self, event: Event) -> Action {
         let (next, action) = machine::next(self.state, event);
-        if next != self.state {
-            trace!("{} {} -> {next}", self.id, self.state);
-            if next.life != self.state.life {
-                // The ring keeps the life's changes; the halves' are in the trace.
-                self.recorder.record(Mark::To(next.life));
-            }
-            self.state = next;
+        if std::mem::discriminant(&next.life) != std::mem::discriminant(&self.state.life) {
+            // The ring keeps the life's changes; the halves' are in the trace.
+            self.recorder.record(Mark::To(next.life));
         }
+        if log::log_enabled!(log::Level::Trace) && next != self.state {
+            trace!("{} {} -> {next}", self.id, self.state);
+        }
+        self.state = next;
         action
     }
 

@@ -245,6 +245,7 @@ impl<S> Core<S> {
     /// Feeds one event to a connection's machine. The one place a
     /// connection enters the closed list: when this event closed it. It
     /// leaves the slab at the end of the turn.
+    #[inline(always)]
     pub(crate) fn feed(&mut self, key: usize, event: Event) -> Action {
         let conn = &mut self.conns[key];
         let was_live = conn.state.is_live();

@@ -59,7 +59,10 @@ pub(crate) fn arm<S>(core: &mut Core<S>, key: usize) {
     let conn = &mut core.conns[key];
     let timing = machine::timeout(&conn.state);
     let starts_request = timing == Timeout::Input && conn.request_since.is_some();
-    if timing == conn.timing && conn.armed.is_some() && !starts_request {
+    // Same kind of timeout: the deadline armed (if any: a disabled timeout
+    // has none) is no later than the real one, which is checked when it
+    // fires. A request that has begun may bring the deadline earlier.
+    if timing == conn.timing && !starts_request {
         return;
     }
     conn.timing = timing;

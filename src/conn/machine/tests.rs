@@ -258,3 +258,20 @@ fn accepted_connection_opens_first() {
     assert_eq!(state, State::ACCEPTED);
     assert_eq!(action, Action::CallOnOpen);
 }
+
+#[test]
+fn the_per_request_shortcut_is_the_rules() {
+    let mut shortcuts = 0;
+    for state in states() {
+        for event in events() {
+            let fast = next(state, event);
+            let slow = rules::by_the_rules(state, event);
+            assert_eq!(fast, slow, "{state} + {event:?}");
+            shortcuts += usize::from(rules::takes_shortcut(state, event));
+        }
+    }
+    assert!(
+        shortcuts > 10,
+        "the shortcut answered only {shortcuts} pairs"
+    );
+}
