@@ -334,10 +334,12 @@ impl std::fmt::Display for State {
 
 mod events;
 mod rules;
+mod shortcut;
 #[cfg(test)]
 mod sim;
 #[cfg(test)]
 mod tests;
 
 pub use events::{Command, Ending, Event, Wrote};
-pub use rules::{next, timeout};
+pub use rules::timeout;
+pub use shortcut::next;

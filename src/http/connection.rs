@@ -9,9 +9,10 @@ use log::{debug, trace};
 
 use super::chunked;
 use super::date;
+use super::encode::write_error;
 use super::framer::{Framed, Framer, MAX_HEADERS};
 use super::head::{BodyKind, Limits, Message};
-use super::response::{write_error, write_full};
+use super::response::write_full;
 use super::{Error, Handler, Request, Response};
 use crate::{After, Ctx, Frame, Protocol, Violation};
 

@@ -83,6 +83,7 @@
 mod chunked;
 mod connection;
 mod date;
+mod encode;
 mod error;
 mod framer;
 mod head;
@@ -93,12 +94,13 @@ mod router;
 
 pub use connection::Http;
 pub use date::imf_fixdate;
+pub use encode::write_response;
 pub use error::Error;
 pub use framer::{Framed, Framer, MAX_HEADERS};
 pub use head::{BodyKind, Limits, Message};
 pub use header::{HeaderName, IntoHeaderName, InvalidHeaderName};
 pub use request::{MAX_PARAMS, Request};
-pub use response::{Response, write_response};
+pub use response::Response;
 pub use router::Router;
 
 use crate::Ctx;

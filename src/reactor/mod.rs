@@ -4,6 +4,7 @@
 //! - `server.rs`: the [`Server`](crate::Server) and its public methods;
 //! - `turn.rs`: one turn as named phases (poll, dispatch, accept, drive,
 //!   deadlines and timers, posted jobs, stop, reap);
+//! - `sleep.rs`: how long `poll` may sleep (the nearest deadline);
 //! - `accept.rs`: listeners and the accept policy;
 //! - `drive.rs`: carries out a connection's machine actions;
 //! - `answer.rs`: the frame/reply loop over buffered input;
@@ -26,5 +27,6 @@ pub(crate) mod hooks;
 pub(crate) mod lifecycle;
 pub(crate) mod protocols;
 pub(crate) mod server;
+pub(crate) mod sleep;
 pub(crate) mod timeouts;
 pub(crate) mod turn;

@@ -1,4 +1,4 @@
-//! The transitions: [`next`] applies one event, settles the transitions
+//! The transitions: [`by_the_rules`] applies one event, settles the transitions
 //! that need no event, then says what to do in the state reached. Every
 //! rule of the connection's life is in this file.
 
@@ -8,73 +8,10 @@ use super::{
 };
 use crate::conn::close::CloseReason;
 
-/// The machine: the state after `event`, and the one action the driver
-/// carries out next (whose outcome is the next event).
-#[inline]
-pub fn next(state: State, event: Event) -> (State, Action) {
-    if is_ordinary(&state) {
-        let mut s = state;
-        match event {
-            Event::Ready {
-                read,
-                write,
-                hup: false,
-            } if s.input == Input::Reading => {
-                if read && s.ready.read == ReadEdge::Drained {
-                    s.ready.read = ReadEdge::Pending;
-                }
-                if write {
-                    s.ready.write = WriteEdge::Pending;
-                }
-                return (s, read_or_wait(&s));
-            }
-            Event::Read { short } if s.input == Input::Reading => {
-                if short && s.ready.read == ReadEdge::Pending {
-                    s.ready.read = ReadEdge::Drained;
-                }
-                s.input = Input::Unanswered;
-                return (s, Action::Answer);
-            }
-            Event::Answered {
-                ending: Ending::Waiting,
-                wrote: Wrote::All | Wrote::Nothing,
-            } if s.input == Input::Unanswered => {
-                s.input = Input::Reading;
-                return (s, read_or_wait(&s));
-            }
-            _ => {}
-        }
-    }
-    by_the_rules(state, event)
-}
-
-/// The per-request shortcut of [`next`] applies: an open connection that
-/// owes nothing and does not relay, whose peer has not hung up. For the
-/// three events of an ordinary request there — its readable edge, the
-/// read, the answer — `next` computes the result directly. It is the same
-/// function as [`by_the_rules`] on these pairs (a test checks every state
-/// and event), only cheaper: the general path costs a few hundred
-/// instructions a step, and a request takes three.
-#[inline(always)]
-fn is_ordinary(state: &State) -> bool {
-    matches!(state.life, Life::Open)
-        & matches!(state.output, Output::Idle)
-        & matches!(state.relay, Relay::Off)
-        & matches!(state.ready.read, ReadEdge::Drained | ReadEdge::Pending)
-}
-
-/// In an ordinary state, with the read half waiting: read if there may be
-/// bytes, else wait for the edge.
-#[inline(always)]
-fn read_or_wait(s: &State) -> Action {
-    if s.ready.read == ReadEdge::Pending {
-        Action::Read
-    } else {
-        Action::Wait
-    }
-}
-
-/// [`next`] by the rules of this file, for any state and event.
+/// The machine by its rules, for any state and event: the state after
+/// `event`, and the one action the driver carries out next (whose outcome
+/// is the next event). [`next`](super::next) is this, with a shortcut for
+/// the common case.
 #[inline(never)]
 pub(super) fn by_the_rules(state: State, event: Event) -> (State, Action) {
     if let Some(failed) = connect_failure(state, event) {
@@ -82,24 +19,6 @@ pub(super) fn by_the_rules(state: State, event: Event) -> (State, Action) {
     }
     let state = settle(apply(state, event));
     (state, decide(&state))
-}
-
-/// Whether [`next`] takes the per-request shortcut for this pair.
-#[cfg(test)]
-pub(super) fn takes_shortcut(state: State, event: Event) -> bool {
-    let request_event = matches!(
-        (event, state.input),
-        (Event::Ready { hup: false, .. }, Input::Reading)
-            | (Event::Read { .. }, Input::Reading)
-            | (
-                Event::Answered {
-                    ending: Ending::Waiting,
-                    wrote: Wrote::All | Wrote::Nothing
-                },
-                Input::Unanswered
-            )
-    );
-    is_ordinary(&state) && request_event
 }
 
 /// Which timeout applies in `state`.

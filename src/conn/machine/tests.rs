@@ -267,7 +267,7 @@ fn the_per_request_shortcut_is_the_rules() {
             let fast = next(state, event);
             let slow = rules::by_the_rules(state, event);
             assert_eq!(fast, slow, "{state} + {event:?}");
-            shortcuts += usize::from(rules::takes_shortcut(state, event));
+            shortcuts += usize::from(shortcut::takes_shortcut(state, event));
         }
     }
     assert!(
