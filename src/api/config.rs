@@ -56,7 +56,12 @@ pub enum AtCapacity {
 /// | `Events::with_capacity` in `src/reactor/server.rs` | 1024 | most readiness events one `poll` returns (more wait for the next turn) |
 /// | `SLEEP_REUSE` in `src/reactor/sleep.rs` | 1 ms | how long a computed `poll` timeout is reused (a deadline may be met that much late) |
 /// | `CAPACITY` in `src/conn/recorder.rs` | 16 | marks kept by each connection's flight recorder |
+///
+/// The fields are a read-only view: a `Config` cannot be written as a
+/// struct literal outside twig (`#[non_exhaustive]`), so the builder's
+/// setters are the one way to set them.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Most connections open at once (default 10,000).
     pub max_connections: usize,
