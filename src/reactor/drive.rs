@@ -48,12 +48,17 @@ pub(crate) fn drive<S>(
     let mut fresh: Option<usize> = None;
     let mut connect_error = None;
     loop {
-        let action = core.feed(key, event);
+        // Core::feed, with the connection looked up once per step.
+        let conn = &mut core.conns[key];
+        let was_live = conn.state.is_live();
+        let action = conn.step(event);
+        if was_live && !conn.state.is_live() {
+            core.closed.push(key);
+        }
         if let Some(n) = fresh.take_if(|_| action != Action::Answer) {
             // Only the next action may use the scratch buffer's bytes.
-            core.conns[key].input.extend_from_slice(&scratch[..n]);
+            conn.input.extend_from_slice(&scratch[..n]);
         }
-        let conn = &mut core.conns[key];
         event = match action {
             Action::Wait => break,
             Action::Close(_) => return, // reaped at the end of the turn

@@ -20,6 +20,12 @@ impl<S: 'static> Server<S> {
     ) -> (Option<Duration>, &'static str) {
         let can_accept = self.can_accept();
         let core = &mut self.core;
+        let stop_pending = core.stop_requested && !core.stopping;
+        #[cfg(feature = "fault-injection")]
+        let stop_pending = stop_pending || crate::conn::fault::readiness_pending();
+        if !core.dirty.is_empty() || !core.closed.is_empty() || stop_pending || can_accept {
+            return (Some(Duration::ZERO), "work pending");
+        }
         // A back-off that has passed is no reason to wake: either accepting
         // can go on (work pending, below) or the server is full, and then a
         // close will clear the back-off. Counting it would spin the loop.
@@ -38,12 +44,6 @@ impl<S: 'static> Server<S> {
             earliest(deadline, core.timers.next_deadline()),
             earliest(paused, self.drain_deadline),
         );
-        let stop_pending = core.stop_requested && !core.stopping;
-        #[cfg(feature = "fault-injection")]
-        let stop_pending = stop_pending || crate::conn::fault::readiness_pending();
-        if !core.dirty.is_empty() || !core.closed.is_empty() || stop_pending || can_accept {
-            return (Some(Duration::ZERO), "work pending");
-        }
         let until_nearest = nearest.map(|at| {
             let sleep = &mut self.sleep;
             if at != sleep.nearest || core.now > sleep.fresh_until {
