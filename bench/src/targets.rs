@@ -19,6 +19,18 @@ pub fn check_targets(report: &mut Report) {
     let ok = twig.zip(c).map(|(t, c)| t <= 2.0 * c);
     report.target("instructions per echo request ≤ 2× C (1 conn)", value, ok);
 
+    // The machine issue's absolute thresholds (the hot-path guard; see
+    // BENCHMARKS.md, "What keeps the hot path cheap").
+    for (w, limit) in [
+        ("echo 64 B, 1 conn (callgrind)", 650.0),
+        ("echo 64 B, 50 conn (callgrind)", 500.0),
+        (crate::callgrind::HTTP_LABEL, 3_000.0),
+    ] {
+        let twig = get(report, w, "instructions/request", Peer::Twig);
+        let ok = twig.map(|t| t <= limit);
+        report.target(&format!("{w}: ≤ {limit} instructions/request"), show(twig), ok);
+    }
+
     let w = "echo 64 B, 50 conn (perf)";
     let s = get(report, w, "syscalls/request", Peer::Twig);
     let ctl = get(report, w, "epoll_ctl calls (steady state)", Peer::Twig);
