@@ -469,10 +469,14 @@
 //! `CallOnDrained`, `ConnectFailed`), `Wait`, or `Close(reason)`.
 //!
 //! **[`next`](crate::conn::machine::next)`(state, event) -> (state, action)`**
-//! (`src/conn/machine/rules.rs`) does three things in order:
+//! (`src/conn/machine/rules.rs: by_the_rules`; `next` adds a shortcut for
+//! the two events of an ordinary request, `src/conn/machine/shortcut.rs`,
+//! checked equal to the rules) does three things in order:
 //! 1. **Apply the event** (`apply`): its direct effect. `Ready` marks edges;
 //!    `Read { short }` makes the input `Unanswered` and, if short, sets the
-//!    read edge back to `Drained`; `Answered { ending: Close, .. }` starts
+//!    read edge back to `Drained`; `ReadAnswered { .. }`, what the driver
+//!    reports for `Action::Read`, is that read and then its `Answered`;
+//!    `Answered { ending: Close, .. }` starts
 //!    `Closing(Done)`; `Abort(reason)` closes at once. `Closed` is final:
 //!    nothing changes it. (One event is handled before this: a failed or
 //!    timed-out outbound connect goes straight to
@@ -501,14 +505,17 @@
 //! assert_eq!(a, Action::CallOnOpen);
 //! let (s, a) = next(s, Event::HookDone(Wrote::Nothing));
 //! assert_eq!((s.life, a), (Life::Open, Action::Wait)); // no readable edge yet
-//! // The client's bytes arrive: an edge, a read shorter than the buffer.
+//! // The client's bytes arrive: an edge, then `Action::Read`: a read
+//! // shorter than the buffer, answered at once. The two steps it stands for:
 //! let (s, a) = next(s, Event::Ready { read: true, write: true, hup: false });
 //! assert_eq!(a, Action::Read);
-//! let (s, a) = next(s, Event::Read { short: true });
-//! assert_eq!((s.input, a), (Input::Unanswered, Action::Answer));
+//! let (read, then) = next(s, Event::Read { short: true });
+//! assert_eq!((read.input, then), (Input::Unanswered, Action::Answer));
 //! // frame() said Complete, reply() wrote `Yes` (the socket took it all)
-//! // and returned After::Close.
-//! let done = Event::Answered { ending: Ending::Close, wrote: Wrote::All };
+//! // and returned After::Close. The driver reports both in one event:
+//! let answered = Event::Answered { ending: Ending::Close, wrote: Wrote::All };
+//! let done = Event::ReadAnswered { short: true, ending: Ending::Close, wrote: Wrote::All };
+//! assert_eq!(next(s, done), next(read, answered));
 //! let (s, a) = next(s, done);
 //! assert_eq!((s.life, a), (Life::Closing(Done), Action::ShutWrite));
 //! // Our FIN is sent: nothing more can be written; linger for the peer's.
@@ -530,8 +537,9 @@
 //!
 //! | action | what the driver does | the event it feeds back |
 //! |---|---|---|
-//! | `Read`, `Discard` | `src/conn/socket.rs: read` into the scratch buffer | `Read { short }`, `ReadEof`, `ReadBlocked`, or `Abort(reason)`; while lingering, `Deadline` once more than `LINGER_MAX_BYTES` were discarded |
-//! | `Answer` | `src/reactor/answer.rs: answer`: `frame`/`reply` over the buffered input, then `deliver` writes the replies | `Answered { ending, wrote }` |
+//! | `Read` | `src/conn/socket.rs: read` into the scratch buffer, then `src/reactor/answer.rs: answer` on what came | `ReadAnswered { short, ending, wrote }`, `ReadEof`, `ReadBlocked`, or `Abort(reason)` |
+//! | `Discard` (lingering) | `src/conn/socket.rs: read`, the bytes thrown away | `Read { short }`, `ReadEof`, `ReadBlocked`, `Abort`; `Deadline` once more than `LINGER_MAX_BYTES` were discarded |
+//! | `Answer` (requests left for backpressure, or after `resume_reading`) | `src/reactor/answer.rs: answer`: `frame`/`reply` over the buffered input, then `deliver` writes the replies | `Answered { ending, wrote }` |
 //! | `Flush` | `Connection::flush_output` (`src/conn/socket.rs: write`) | `WroteAll`, `WrotePart` (budget spent), `WriteBlocked`, or `Abort` |
 //! | `ShutWrite` | `src/conn/socket.rs: shutdown_write` | `ShutDone` |
 //! | `CheckConnect`, `CheckError` | `src/conn/socket.rs: connect_result`, `pending_error` | `Connected(..)`, `SocketError(..)` |

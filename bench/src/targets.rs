@@ -28,7 +28,11 @@ pub fn check_targets(report: &mut Report) {
     ] {
         let twig = get(report, w, "instructions/request", Peer::Twig);
         let ok = twig.map(|t| t <= limit);
-        report.target(&format!("{w}: ≤ {limit} instructions/request"), show(twig), ok);
+        report.target(
+            &format!("{w}: ≤ {limit} instructions/request"),
+            show(twig),
+            ok,
+        );
     }
 
     let w = "echo 64 B, 50 conn (perf)";

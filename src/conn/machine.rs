@@ -46,6 +46,9 @@
 //! | `Open (Reading, Idle; read Drained, write Pending)` | `Ready { read: true, write: true, hup: false }` | `Open (Reading, Idle; read Pending, write Pending)` | `Read` |
 //! | `Open (Reading, Idle; read Pending, write Pending)` | `Read { short: true }` | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answer` |
 //! | `Open (Reading, Idle; read Pending, write Pending)` | `Read { short: false }` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
+//! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadAnswered { short: true, ending: Waiting, wrote: All }` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadAnswered { short: true, ending: Close, wrote: All }` | `Closing(Done) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
+//! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadAnswered { short: false, ending: Waiting, wrote: Blocked }` | `Open (Reading, Owing; read Pending, write Full)` | `Wait` |
 //! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadBlocked` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
 //! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Waiting, wrote: All }` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
 //! | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answered { ending: Waiting, wrote: Blocked }` | `Open (Reading, Owing; read Pending, write Full)` | `Wait` |
@@ -208,7 +211,9 @@ pub enum Relay {
 pub enum Action {
     /// Nothing to do until an edge, a command or a deadline.
     Wait,
-    /// `read` into the loop's buffer (answer what comes).
+    /// `read` into the loop's buffer, and offer what came to the protocol
+    /// at once (bytes read are always answered next, so the driver does
+    /// both and reports [`Event::ReadAnswered`]).
     Read,
     /// `read` and throw it away (lingering).
     Discard,

@@ -44,8 +44,6 @@ pub(crate) fn drive<S>(
         }
         _ => return,
     };
-    // Bytes just read into `scratch` and not yet offered to the protocol.
-    let mut fresh: Option<usize> = None;
     let mut connect_error = None;
     loop {
         // Core::feed, with the connection looked up once per step.
@@ -55,10 +53,6 @@ pub(crate) fn drive<S>(
         if was_live && !conn.state.is_live() {
             core.closed.push(key);
         }
-        if let Some(n) = fresh.take_if(|_| action != Action::Answer) {
-            // Only the next action may use the scratch buffer's bytes.
-            conn.input.extend_from_slice(&scratch[..n]);
-        }
         event = match action {
             Action::Wait => break,
             Action::Close(_) => return, // reaped at the end of the turn
@@ -66,9 +60,8 @@ pub(crate) fn drive<S>(
                 core.mark_dirty(id); // fairness: go on next turn (no edge will come)
                 break;
             }
-            // Requests left behind for backpressure wait too; bytes just
-            // read are answered at once.
-            Action::Answer if budget == 0 && fresh.is_none() => {
+            // Requests left behind for backpressure wait too.
+            Action::Answer if budget == 0 => {
                 core.mark_dirty(id); // fairness: go on next turn (no edge will come)
                 break;
             }
@@ -78,16 +71,24 @@ pub(crate) fn drive<S>(
                         core.stats.bytes_in += n as u64;
                         budget = budget.saturating_sub(n);
                         conn.last_input = core.now;
+                        let short = n < scratch.len();
                         if action == Action::Read {
-                            fresh = Some(n);
+                            // Bytes read are answered at once, straight from
+                            // the scratch buffer (no copy in the common case).
+                            let (ending, wrote, out) =
+                                answer(core, protocols, scratch, key, Some(n));
+                            budget = budget.saturating_sub(out);
+                            Event::ReadAnswered {
+                                short,
+                                ending,
+                                wrote,
+                            }
                         } else {
                             conn.lingered += n;
-                        }
-                        if conn.lingered > LINGER_MAX_BYTES {
-                            Event::Deadline(crate::CloseReason::Done)
-                        } else {
-                            Event::Read {
-                                short: n < scratch.len(),
+                            if conn.lingered > LINGER_MAX_BYTES {
+                                Event::Deadline(crate::CloseReason::Done)
+                            } else {
+                                Event::Read { short }
                             }
                         }
                     }
@@ -97,7 +98,7 @@ pub(crate) fn drive<S>(
                 }
             }
             Action::Answer => {
-                let (ending, wrote, n) = answer(core, protocols, scratch, key, fresh.take());
+                let (ending, wrote, n) = answer(core, protocols, scratch, key, None);
                 budget = budget.saturating_sub(n);
                 Event::Answered { ending, wrote }
             }

@@ -24,6 +24,17 @@ pub enum Event {
         /// The read was shorter than the buffer.
         short: bool,
     },
+    /// [`Action::Read`](super::Action::Read) read bytes and the protocol
+    /// answered them at once: the same as [`Event::Read`] followed by
+    /// [`Event::Answered`] (a test checks it is), in one step.
+    ReadAnswered {
+        /// The read was shorter than the buffer.
+        short: bool,
+        /// Why answering stopped.
+        ending: Ending,
+        /// What became of the replies.
+        wrote: Wrote,
+    },
     /// `read` returned 0.
     ReadEof,
     /// `read` said `WouldBlock`.

@@ -70,18 +70,14 @@ fn apply(mut s: State, event: Event) -> State {
                 s.ready.write = WriteEdge::Pending;
             }
         }
-        Event::Read { short } => {
-            // On Linux a TCP read shorter than the buffer means the receive
-            // queue is empty now, so the next read would only say
-            // WouldBlock: skip that syscall. Not once the FIN was reported:
-            // its edge is spent, so read on to see the 0.
-            if short && s.ready.read == ReadEdge::Pending {
-                s.ready.read = ReadEdge::Drained;
-            }
-            if s.input == Input::Reading && !matches!(s.life, Life::Lingering(_)) {
-                s.input = Input::Unanswered;
-            }
-        }
+        Event::Read { short } => s = read(s, short),
+        // Defined as the two events it stands for (the read settles
+        // before the answer, as it would between two steps).
+        Event::ReadAnswered {
+            short,
+            ending,
+            wrote: w,
+        } => s = answered(settle(read(s, short)), ending, w),
         Event::ReadEof => {
             s.ready.read = ReadEdge::Drained;
             match s.life {
@@ -104,22 +100,7 @@ fn apply(mut s: State, event: Event) -> State {
                 _ => Life::Closed(reason),
             }
         }
-        Event::Answered { ending, wrote: w } => {
-            s = wrote(s, w);
-            match ending {
-                Ending::Waiting if s.input == Input::Unanswered => s.input = Input::Reading,
-                Ending::Waiting | Ending::Backpressure => {}
-                // What is left of the input will never be answered.
-                Ending::Close => {
-                    s.life = closing(s.life, CloseReason::Done);
-                    s.input = Input::Reading;
-                }
-                Ending::Violation => {
-                    s.life = closing(s.life, CloseReason::Violation);
-                    s.input = Input::Reading;
-                }
-            }
-        }
+        Event::Answered { ending, wrote: w } => s = answered(s, ending, w),
         Event::HookDone(w) => {
             // The hook that was due has run: on_open, or on_drained.
             if s.life == Life::Opening {
@@ -146,6 +127,43 @@ fn apply(mut s: State, event: Event) -> State {
         Event::SocketError(Some(reason)) => s.life = Life::Closed(reason),
         Event::SocketError(None) => s.ready.read = ReadEdge::Drained,
         Event::Command(command) => s = command_(s, command),
+    }
+    s
+}
+
+/// Bytes were read: they wait to be answered.
+#[inline(always)]
+fn read(mut s: State, short: bool) -> State {
+    // On Linux a TCP read shorter than the buffer means the receive queue
+    // is empty now, so the next read would only say WouldBlock: skip that
+    // syscall. Not once the FIN was reported: its edge is spent, so read on
+    // to see the 0.
+    if short && s.ready.read == ReadEdge::Pending {
+        s.ready.read = ReadEdge::Drained;
+    }
+    if s.input == Input::Reading && !matches!(s.life, Life::Lingering(_)) {
+        s.input = Input::Unanswered;
+    }
+    s
+}
+
+/// The protocol answered the buffered requests; its replies went out as
+/// far as `w` says.
+#[inline(always)]
+fn answered(mut s: State, ending: Ending, w: Wrote) -> State {
+    s = wrote(s, w);
+    match ending {
+        Ending::Waiting if s.input == Input::Unanswered => s.input = Input::Reading,
+        Ending::Waiting | Ending::Backpressure => {}
+        // What is left of the input will never be answered.
+        Ending::Close => {
+            s.life = closing(s.life, CloseReason::Done);
+            s.input = Input::Reading;
+        }
+        Ending::Violation => {
+            s.life = closing(s.life, CloseReason::Violation);
+            s.input = Input::Reading;
+        }
     }
     s
 }

@@ -1,4 +1,4 @@
-//! [`next`]: the machine as the driver calls it. For the three events of an
+//! [`next`]: the machine as the driver calls it. For the two events of an
 //! ordinary request it computes the result directly; for everything else it
 //! asks [`by_the_rules`]. The shortcut is not a second set of rules: a test
 //! checks that it gives what `by_the_rules` gives for every state and event.
@@ -26,18 +26,14 @@ pub fn next(state: State, event: Event) -> (State, Action) {
                 }
                 return (s, read_or_wait(&s));
             }
-            Event::Read { short } if s.input == Input::Reading => {
+            Event::ReadAnswered {
+                short,
+                ending: Ending::Waiting,
+                wrote: Wrote::All | Wrote::Nothing,
+            } if s.input == Input::Reading => {
                 if short && s.ready.read == ReadEdge::Pending {
                     s.ready.read = ReadEdge::Drained;
                 }
-                s.input = Input::Unanswered;
-                return (s, Action::Answer);
-            }
-            Event::Answered {
-                ending: Ending::Waiting,
-                wrote: Wrote::All | Wrote::Nothing,
-            } if s.input == Input::Unanswered => {
-                s.input = Input::Reading;
                 return (s, read_or_wait(&s));
             }
             _ => {}
@@ -48,11 +44,11 @@ pub fn next(state: State, event: Event) -> (State, Action) {
 
 /// The per-request shortcut of [`next`] applies: an open connection that
 /// owes nothing and does not relay, whose peer has not hung up. For the
-/// three events of an ordinary request there — its readable edge, the
-/// read, the answer — `next` computes the result directly. It is the same
+/// two events of an ordinary request there — its readable edge, and the
+/// read with its answer — `next` computes the result directly. It is the same
 /// function as [`by_the_rules`] on these pairs (a test checks every state
 /// and event), only cheaper: the general path costs a few hundred
-/// instructions a step, and a request takes three.
+/// instructions a step, and a request takes two.
 #[inline(always)]
 fn is_ordinary(state: &State) -> bool {
     matches!(state.life, Life::Open)
@@ -78,13 +74,13 @@ pub(super) fn takes_shortcut(state: State, event: Event) -> bool {
     let request_event = matches!(
         (event, state.input),
         (Event::Ready { hup: false, .. }, Input::Reading)
-            | (Event::Read { .. }, Input::Reading)
             | (
-                Event::Answered {
+                Event::ReadAnswered {
                     ending: Ending::Waiting,
-                    wrote: Wrote::All | Wrote::Nothing
+                    wrote: Wrote::All | Wrote::Nothing,
+                    ..
                 },
-                Input::Unanswered
+                Input::Reading
             )
     );
     is_ordinary(&state) && request_event

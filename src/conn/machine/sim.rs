@@ -70,11 +70,21 @@ impl World {
                 if self.incoming > 0 {
                     let n = self.incoming.min(READ_BUF);
                     self.incoming -= n;
-                    if action == Action::Read {
-                        self.buffered += n;
+                    let short = n < READ_BUF;
+                    if action == Action::Discard {
+                        return Some(Event::Read { short });
                     }
-                    Event::Read {
-                        short: n < READ_BUF,
+                    // Bytes read are answered at once.
+                    self.buffered += n;
+                    let Some(Event::Answered { ending, wrote }) =
+                        self.act(state, Action::Answer, pick)
+                    else {
+                        unreachable!("Answer is answered");
+                    };
+                    Event::ReadAnswered {
+                        short,
+                        ending,
+                        wrote,
                     }
                 } else if self.peer_eof {
                     Event::ReadEof

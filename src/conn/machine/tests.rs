@@ -117,6 +117,13 @@ fn events() -> Vec<Event> {
         }
         for ending in endings {
             all.push(Event::Answered { ending, wrote });
+            for short in [false, true] {
+                all.push(Event::ReadAnswered {
+                    short,
+                    ending,
+                    wrote,
+                });
+            }
         }
     }
     for command in [
@@ -274,4 +281,35 @@ fn the_per_request_shortcut_is_the_rules() {
         shortcuts > 10,
         "the shortcut answered only {shortcuts} pairs"
     );
+}
+
+#[test]
+fn a_read_and_its_answer_in_one_step_are_the_two_steps() {
+    let mut reads = 0;
+    for state in states() {
+        let (_, action) = next(state, Event::Poke);
+        if action != Action::Read {
+            continue;
+        }
+        reads += 1;
+        for event in events() {
+            let Event::ReadAnswered {
+                short,
+                ending,
+                wrote,
+            } = event
+            else {
+                continue;
+            };
+            let (read, then) = next(state, Event::Read { short });
+            assert_eq!(
+                then,
+                Action::Answer,
+                "bytes read are answered next: {state}"
+            );
+            let two_steps = next(read, Event::Answered { ending, wrote });
+            assert_eq!(next(state, event), two_steps, "{state} + {event:?}");
+        }
+    }
+    assert!(reads >= 20, "only {reads} states read");
 }
