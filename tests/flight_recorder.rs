@@ -46,7 +46,15 @@ fn a_reset_connection_dumps_its_last_events() {
 
     let dump = dump_for(me);
     assert!(dump.contains("closed (reset)"), "{dump}");
-    for mark in ["accepted", "read 5", "wrote 5", "-> Closed(Reset)"] {
+    // Under fault injection (CI's second run) reads and writes may be cut
+    // short, so the byte counts of the marks differ; the marks do not.
+    let exact = std::env::var_os("TWIG_FAULTS").is_none();
+    let marks = if exact {
+        ["accepted", "read 5", "wrote 5", "-> Closed(Reset)"]
+    } else {
+        ["accepted", "read ", "wrote ", "-> Closed(Reset)"]
+    };
+    for mark in marks {
         assert!(dump.contains(mark), "missing {mark:?} in: {dump}");
     }
 }

@@ -72,8 +72,13 @@ pub(crate) fn read(
 ) -> ReadOutcome {
     debug_assert!(!buf.is_empty(), "a 0-byte read would look like EOF");
     loop {
+        // The seam sits under TCP only: the in-memory harness has no poll
+        // to deliver the readiness an injected fault owes.
         #[cfg(feature = "fault-injection")]
-        let result = crate::conn::fault::read(id, buf, |buf| socket.read(buf));
+        let result = match socket {
+            Transport::Tcp(_) => crate::conn::fault::read(id, buf, |buf| socket.read(buf)),
+            Transport::Memory(_) => socket.read(buf),
+        };
         #[cfg(not(feature = "fault-injection"))]
         let result = socket.read(buf);
         trace!("{id} read({}) -> {:?}", buf.len(), Brief(&result));
@@ -110,7 +115,10 @@ pub(crate) fn write(
     let mut done = 0;
     while done < bytes.len() {
         #[cfg(feature = "fault-injection")]
-        let result = crate::conn::fault::write(id, &bytes[done..], |b| socket.write(b));
+        let result = match socket {
+            Transport::Tcp(_) => crate::conn::fault::write(id, &bytes[done..], |b| socket.write(b)),
+            Transport::Memory(_) => socket.write(&bytes[done..]),
+        };
         #[cfg(not(feature = "fault-injection"))]
         let result = socket.write(&bytes[done..]);
         trace!("{id} write({}) -> {:?}", bytes.len() - done, Brief(&result));
