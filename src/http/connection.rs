@@ -186,9 +186,8 @@ impl<H> Http<H> {
         H: Handler<S>,
     {
         let parsed = self.framer.parsed();
-        // The method is a token and the target was checked as UTF-8 by
-        // httparse: neither conversion fails.
-        let text = |span| std::str::from_utf8(bytes_at(head, span)).unwrap_or_default();
+        // The target was checked as UTF-8 by httparse: this does not fail.
+        let target = std::str::from_utf8(bytes_at(head, parsed.target)).unwrap_or_default();
         let body = match message.body {
             BodyKind::Chunked => {
                 self.decoded.clear();
@@ -198,8 +197,8 @@ impl<H> Http<H> {
             BodyKind::Length(_) | BodyKind::None => body,
         };
         let request = Request::new(
-            text(parsed.method),
-            text(parsed.target),
+            method(bytes_at(head, parsed.method)),
+            target,
             parsed.version,
             head,
             &parsed.headers,
@@ -235,5 +234,18 @@ impl<H> Http<H> {
             }
         }
         if close { After::Close } else { After::KeepOpen }
+    }
+}
+
+/// The method as text: the common ones without a UTF-8 check (a method is a
+/// token, which httparse checked: ASCII, so the check never fails).
+fn method(bytes: &[u8]) -> &str {
+    match bytes {
+        b"GET" => "GET",
+        b"HEAD" => "HEAD",
+        b"POST" => "POST",
+        b"PUT" => "PUT",
+        b"DELETE" => "DELETE",
+        _ => std::str::from_utf8(bytes).unwrap_or_default(),
     }
 }
