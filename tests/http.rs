@@ -416,6 +416,55 @@ fn handler_fields_are_per_connection_state() {
     assert_eq!(b.send(GET).reply().text(), "1");
 }
 
+/// Describes the request it gets: method, target, version, every header
+/// line, one looked up by name, and the body.
+fn describe(req: &Request, res: &mut Response, _: &mut Ctx) {
+    let _ = writeln!(res, "{} {} 1.{}", req.method(), req.target(), req.version());
+    for (name, value) in req.headers() {
+        let _ = writeln!(res, "{name}={}", String::from_utf8_lossy(value));
+    }
+    let found = req.header_str("x-b").unwrap_or("-");
+    let _ = write!(
+        res,
+        "x-b:{found} body:{}",
+        String::from_utf8_lossy(req.body())
+    );
+}
+
+#[test]
+fn the_handler_sees_each_pipelined_head_as_sent_however_it_is_split() {
+    let server = start_with(Server::builder(), (), || Http::new(describe), |_| {});
+    let mut pipeline = b"GET /a?q=1 HTTP/1.1\r\nHost: t\r\nX-B: one\r\n\r\n".to_vec();
+    pipeline.extend(b"\r\nPUT /longer/path HTTP/1.1\r\nX-Long-Name: v, w\r\nHost: t2\r\nX-Empty:\r\nContent-Length: 3\r\n\r\nabc");
+    pipeline.extend(b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nx-b: two\r\n\r\n2\r\nxy\r\n0\r\n\r\n");
+    pipeline.extend(b"OPTIONS * HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let expected = [
+        "GET /a?q=1 1.1\nHost=t\nX-B=one\nx-b:one body:",
+        "PUT /longer/path 1.1\nX-Long-Name=v, w\nHost=t2\nX-Empty=\nContent-Length=3\nx-b:- body:abc",
+        "POST /c 1.1\nHost=t\nTransfer-Encoding=chunked\nx-b=two\nx-b:two body:xy",
+        "OPTIONS * 1.0\nConnection=keep-alive\nx-b:- body:",
+    ];
+    for pieces in PIECES {
+        let mut conn = Conn::open(server.addr);
+        conn.send_in_pieces(&pipeline, pieces);
+        for want in expected {
+            assert_eq!(conn.reply().text(), want, "pieces of {pieces}");
+        }
+        // After a 100 Continue, the held head is the one described.
+        conn.send_in_pieces(
+            b"POST /held HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n",
+            pieces,
+        );
+        assert_eq!(conn.raw(25), b"HTTP/1.1 100 Continue\r\n\r\n");
+        conn.send_in_pieces(b"okGET /next HTTP/1.1\r\nHost: n\r\n\r\n", pieces);
+        assert_eq!(
+            conn.reply().text(),
+            "POST /held 1.1\nHost=h\nExpect=100-continue\nContent-Length=2\nx-b:- body:ok"
+        );
+        assert_eq!(conn.reply().text(), "GET /next 1.1\nHost=n\nx-b:- body:");
+    }
+}
+
 #[test]
 fn request_and_idle_timeouts_close_connections() {
     let builder = Server::builder()

@@ -2,16 +2,14 @@
 //! [`Framer`], calls the [`Handler`], writes responses, and answers refused
 //! requests with their error status before closing.
 
-use std::mem::MaybeUninit;
-
-use httparse::Status;
 use log::{debug, trace};
 
 use super::chunked;
 use super::date;
 use super::encode::write_error;
-use super::framer::{Framed, Framer, MAX_HEADERS};
+use super::framer::{Framed, Framer};
 use super::head::{BodyKind, Limits, Message};
+use super::request::bytes_at;
 use super::response::write_full;
 use super::{Error, Handler, Request, Response};
 use crate::{After, Ctx, Frame, Protocol, Violation};
@@ -174,9 +172,9 @@ impl<S, H: Handler<S>> Protocol<S> for Http<H> {
 }
 
 impl<H> Http<H> {
-    /// Parses the head again (the framer validated it: borrowing from the
-    /// input beats storing offsets), calls the handler, and writes its
-    /// response.
+    /// Builds the handler's request from what the framer learned of the
+    /// head (offsets into `head`: the head is parsed once), calls the
+    /// handler, and writes its response.
     fn respond<S>(
         &mut self,
         head: &[u8],
@@ -187,18 +185,9 @@ impl<H> Http<H> {
     where
         H: Handler<S>,
     {
-        // Uninitialized: filling 64 empty headers costs more than parsing.
-        let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
-        let mut parsed = httparse::Request::new(&mut []);
-        if !matches!(
-            parsed.parse_with_uninit_headers(head, &mut headers),
-            Ok(Status::Complete(_))
-        ) {
-            let error = Error::BadRequest("unparsable head"); // unreachable: the framer parsed it
-            let date = date::cached(ctx.now());
-            write_error(ctx.output(), error, &date);
-            return After::Close;
-        }
+        let parsed = self.framer.parsed();
+        // The target was checked as UTF-8 by httparse: this does not fail.
+        let target = std::str::from_utf8(bytes_at(head, parsed.target)).unwrap_or_default();
         let body = match message.body {
             BodyKind::Chunked => {
                 self.decoded.clear();
@@ -208,10 +197,11 @@ impl<H> Http<H> {
             BodyKind::Length(_) | BodyKind::None => body,
         };
         let request = Request::new(
-            parsed.method.unwrap_or_default(),
-            parsed.path.unwrap_or_default(),
-            parsed.version.unwrap_or(1),
-            parsed.headers,
+            method(bytes_at(head, parsed.method)),
+            target,
+            parsed.version,
+            head,
+            &parsed.headers,
             body,
         );
         let mut response = Response::new(&mut self.response_headers, &mut self.response_body);
@@ -244,5 +234,18 @@ impl<H> Http<H> {
             }
         }
         if close { After::Close } else { After::KeepOpen }
+    }
+}
+
+/// The method as text: the common ones without a UTF-8 check (a method is a
+/// token, which httparse checked: ASCII, so the check never fails).
+fn method(bytes: &[u8]) -> &str {
+    match bytes {
+        b"GET" => "GET",
+        b"HEAD" => "HEAD",
+        b"POST" => "POST",
+        b"PUT" => "PUT",
+        b"DELETE" => "DELETE",
+        _ => std::str::from_utf8(bytes).unwrap_or_default(),
     }
 }

@@ -2,9 +2,12 @@
 //! end? Parses the head with `httparse` (headers in a stack array), decides
 //! how the body is delimited, and refuses every ambiguous message.
 //!
-//! It never allocates, and it remembers just enough between calls (a parsed
-//! head, how far a chunked body was measured) that a request arriving a few
-//! bytes at a time is not re-measured from the start each time.
+//! It does not allocate per request, and it remembers just enough between
+//! calls (a parsed head, how far a chunked body was measured) that a request
+//! arriving a few bytes at a time is not re-measured from the start each
+//! time. It also keeps where the method, target and header lines of the last
+//! complete head lie ([`Parsed`]), so that the handler's request is built
+//! from offsets instead of a second parse.
 
 use std::mem::MaybeUninit;
 
@@ -13,6 +16,7 @@ use httparse::Status;
 use super::Error;
 use super::chunked::Scan;
 use super::head::{BodyKind, Limits, Message, inspect};
+use super::request::HeaderSpan;
 
 /// Most header lines in one request; more is a 431.
 pub const MAX_HEADERS: usize = 64;
@@ -56,6 +60,23 @@ pub enum Framed {
 pub struct Framer {
     limits: Limits,
     state: State,
+    parsed: Parsed,
+}
+
+/// Where the parts of the last complete head lie, as byte offsets from the
+/// start of its request (the input [`Framer::frame`] was given, which is
+/// also the start of the bytes the request's `reply` gets). Set when a head
+/// is complete and accepted, and left alone until the next one: while its
+/// body arrives, after a `100 Continue`, and through the `Body` that ends it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Parsed {
+    pub(crate) method: (usize, usize),
+    pub(crate) target: (usize, usize),
+    /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub(crate) version: u8,
+    /// One per header line, in order; reused, so it allocates only when a
+    /// request has more lines than any before it on the connection.
+    pub(crate) headers: Vec<HeaderSpan>,
 }
 
 /// Where the request being framed stands.
@@ -78,6 +99,7 @@ impl Framer {
         Framer {
             limits,
             state: State::Head,
+            parsed: Parsed::default(),
         }
     }
 
@@ -90,6 +112,11 @@ impl Framer {
     /// still arriving (a size limit hit now is the body's: 413, not 431).
     pub fn in_body(&self) -> bool {
         self.state != State::Head
+    }
+
+    /// Where the parts of the last complete head lie (see [`Parsed`]).
+    pub(crate) fn parsed(&self) -> &Parsed {
+        &self.parsed
     }
 
     /// Measures the request at the front of `input` (see [`Framer`]).
@@ -128,7 +155,7 @@ impl Framer {
     }
 
     /// Frames a request whose head may not be complete yet.
-    fn head(&self, input: &[u8]) -> (Framed, State) {
+    fn head(&mut self, input: &[u8]) -> (Framed, State) {
         // Only the first `max_head` bytes are parsed, so the outcome does not
         // depend on how much arrived beyond them (or on how it was split).
         let max_head = self.limits.max_head;
@@ -148,6 +175,7 @@ impl Framer {
             Ok(found) => found,
             Err(e) => return (Framed::Error(e), State::Head),
         };
+        self.parsed.record(&request, window);
         let mut scan = Scan::default();
         let body = &input[head_len..];
         match body_len(message.body, body, &mut scan, self.limits.max_body) {
@@ -168,6 +196,32 @@ impl Framer {
             Ok(None) => (Framed::Partial, State::Body { message, scan }),
             Err(e) => (Framed::Error(e), State::Head),
         }
+    }
+}
+
+impl Parsed {
+    /// Records where the parts of `request`, parsed from `head`, lie in it.
+    fn record(&mut self, request: &httparse::Request, head: &[u8]) {
+        // Every slice httparse returns borrows from `head` (an empty one is
+        // given as (0, 0), wherever it points).
+        let base = head.as_ptr() as usize;
+        let span = |part: &[u8]| {
+            let start = (part.as_ptr() as usize).wrapping_sub(base);
+            if part.is_empty() || start >= head.len() {
+                (0, 0)
+            } else {
+                (start, start + part.len())
+            }
+        };
+        self.method = request.method.map_or((0, 0), |m| span(m.as_bytes()));
+        self.target = request.path.map_or((0, 0), |p| span(p.as_bytes()));
+        self.version = request.version.unwrap_or(1);
+        self.headers.clear();
+        self.headers
+            .extend(request.headers.iter().map(|header| HeaderSpan {
+                name: span(header.name.as_bytes()),
+                value: span(header.value),
+            }));
     }
 }
 

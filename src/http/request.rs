@@ -3,6 +3,21 @@
 
 use std::fmt;
 
+/// Where one header line's name and value lie in the head, as byte offsets
+/// from its start (what the framer's parse learned, so the head is not
+/// parsed again for the handler).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderSpan {
+    pub(crate) name: (usize, usize),
+    pub(crate) value: (usize, usize),
+}
+
+/// The bytes of `head` from `start` to `end` (empty if out of range, which
+/// the framer's offsets never are).
+pub(crate) fn bytes_at(head: &[u8], (start, end): (usize, usize)) -> &[u8] {
+    head.get(start..end).unwrap_or_default()
+}
+
 /// Most `{param}` segments in one route pattern.
 pub const MAX_PARAMS: usize = 4;
 
@@ -19,7 +34,9 @@ pub struct Request<'a> {
     query: Option<&'a str>,
     /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     version: u8,
-    headers: &'a [httparse::Header<'a>],
+    /// The head, and where its header lines lie in it.
+    head: &'a [u8],
+    headers: &'a [HeaderSpan],
     /// The body, decoded if it was chunked.
     body: &'a [u8],
     /// `{name}` → value, for the route that matched; the first `n_params`.
@@ -32,7 +49,8 @@ impl<'a> Request<'a> {
         method: &'a str,
         target: &'a str,
         version: u8,
-        headers: &'a [httparse::Header<'a>],
+        head: &'a [u8],
+        headers: &'a [HeaderSpan],
         body: &'a [u8],
     ) -> Request<'a> {
         let (path, query) = split_target(target);
@@ -42,6 +60,7 @@ impl<'a> Request<'a> {
             path,
             query,
             version,
+            head,
             headers,
             body,
             params: [("", ""); MAX_PARAMS],
@@ -89,10 +108,11 @@ impl<'a> Request<'a> {
 
     /// The value of the first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        let head = self.head;
         self.headers
             .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+            .find(|h| bytes_at(head, h.name).eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| bytes_at(head, h.value))
     }
 
     /// Like [`header`](Request::header), if the value is UTF-8.
@@ -103,7 +123,12 @@ impl<'a> Request<'a> {
 
     /// Every header line in order, as (name, value).
     pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
-        self.headers.iter().map(|h| (h.name, h.value))
+        let head = self.head;
+        // Names are tokens (ASCII): httparse checked them.
+        self.headers.iter().map(move |h| {
+            let name = std::str::from_utf8(bytes_at(head, h.name)).unwrap_or_default();
+            (name, bytes_at(head, h.value))
+        })
     }
 
     /// The body (decoded, if it was sent chunked); empty if there was none.
