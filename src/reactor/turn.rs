@@ -40,23 +40,8 @@ impl<S: 'static> Server<S> {
         }
         self.accept();
         self.drive_dirty();
-        // Most turns have nothing due: one look at the top of each heap says
-        // so (including what this turn scheduled, like `call_later(ZERO)`).
-        let core = &self.core;
-        if core.deadlines.is_due(core.now) || core.timers.is_due(core.now) {
-            while let Some((id, reason)) = timeouts::next_expired(&mut self.core) {
-                let (core, protocols) = (&mut self.core, &mut self.protocols);
-                drive(
-                    core,
-                    protocols,
-                    &mut self.scratch,
-                    id,
-                    Event::Deadline(reason),
-                );
-            }
-            if self.fire_timers() && reason == WakeReason::Timeout {
-                reason = WakeReason::Timer;
-            }
+        if self.fire_due() && reason == WakeReason::Timeout {
+            reason = WakeReason::Timer;
         }
         if woken {
             self.run_posted();
@@ -67,26 +52,28 @@ impl<S: 'static> Server<S> {
         Ok(reason)
     }
 
+    /// Closes the connections whose timeout passed and runs the timers due.
+    /// Returns whether a timer ran.
+    fn fire_due(&mut self) -> bool {
+        // Most turns have nothing due: one look at the top of each heap says
+        // so (including what this turn scheduled, like `call_later(ZERO)`).
+        let core = &self.core;
+        if !(core.deadlines.is_due(core.now) || core.timers.is_due(core.now)) {
+            return false;
+        }
+        while let Some((id, reason)) = timeouts::next_expired(&mut self.core) {
+            self.drive_one(id, Event::Deadline(reason));
+        }
+        self.fire_timers()
+    }
+
     /// The phases after `poll`, for `twig::testing`: the clock is the
     /// caller's (`core.now`), events come as calls to
     /// [`drive_one`](Server::drive_one).
     pub(crate) fn settle(&mut self) {
         self.core.stats.turns += 1;
         self.drive_dirty();
-        let core = &self.core;
-        if core.deadlines.is_due(core.now) || core.timers.is_due(core.now) {
-            while let Some((id, reason)) = timeouts::next_expired(&mut self.core) {
-                let (core, protocols) = (&mut self.core, &mut self.protocols);
-                drive(
-                    core,
-                    protocols,
-                    &mut self.scratch,
-                    id,
-                    Event::Deadline(reason),
-                );
-            }
-            self.fire_timers();
-        }
+        self.fire_due();
         self.run_posted();
         self.stop_if_asked();
         self.reap();
