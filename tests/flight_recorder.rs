@@ -47,12 +47,14 @@ fn a_reset_connection_dumps_its_last_events() {
     let dump = dump_for(me);
     assert!(dump.contains("closed (reset)"), "{dump}");
     // Under fault injection (CI's second run) reads and writes may be cut
-    // short, so the byte counts of the marks differ; the marks do not.
+    // short: the byte counts differ, and the extra short reads and writes can
+    // push the first marks ("accepted") out of the 16-mark ring — the ring
+    // keeps the *last* events, which is the point. The end is always there.
     let exact = std::env::var_os("TWIG_FAULTS").is_none();
-    let marks = if exact {
-        ["accepted", "read 5", "wrote 5", "-> Closed(Reset)"]
+    let marks: &[&str] = if exact {
+        &["accepted", "read 5", "wrote 5", "-> Closed(Reset)"]
     } else {
-        ["accepted", "read ", "wrote ", "-> Closed(Reset)"]
+        &["read ", "wrote ", "-> Closed(Reset)"]
     };
     for mark in marks {
         assert!(dump.contains(mark), "missing {mark:?} in: {dump}");
@@ -89,9 +91,15 @@ fn an_oversize_request_dumps_its_last_events() {
 
     let dump = dump_for(me);
     assert!(dump.contains("closed (violation)"), "{dump}");
+    // Under fault injection the 100 bytes may arrive in several short reads.
+    let read = if std::env::var_os("TWIG_FAULTS").is_none() {
+        "read 100"
+    } else {
+        "read "
+    };
     for mark in [
         "answered 1",
-        "read 100",
+        read,
         "-> Closing(Violation)",
         "-> Lingering(Violation)",
     ] {
