@@ -347,4 +347,4 @@ mod tests;
 
 pub use events::{Command, Ending, Event, Wrote};
 pub use rules::timeout;
-pub use shortcut::next;
+pub use shortcut::{cycle_edge, cycle_read, in_request_cycle, next};

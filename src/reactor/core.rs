@@ -68,6 +68,10 @@ pub struct Core<S> {
     /// The connection whose protocol callback is running, if any: what is
     /// sent to it goes into `reply`, in the order of the calls.
     pub(crate) dispatching: Option<ConnId>,
+    /// The machine of the connection whose callback is running was fed an
+    /// event during the callback (paused or closed by its own code, say):
+    /// the frame/reply loop looks at its state only then.
+    pub(crate) dispatched_moved: bool,
     /// The running callback's reply: written to its socket when the
     /// callback returns; empty between callbacks.
     pub(crate) reply: Vec<u8>,
@@ -141,6 +145,7 @@ impl<S> Core<S> {
             dirty: Vec::new(),
             closed: Vec::new(),
             dispatching: None,
+            dispatched_moved: false,
             reply: Vec::new(),
             new_protocols: Vec::new(),
             in_turn: false,
@@ -248,6 +253,9 @@ impl<S> Core<S> {
     #[inline(always)]
     pub(crate) fn feed(&mut self, key: usize, event: Event) -> Action {
         let conn = &mut self.conns[key];
+        if self.dispatching == Some(conn.id) {
+            self.dispatched_moved = true;
+        }
         let was_live = conn.state.is_live();
         let action = conn.step(event);
         if was_live && !conn.state.is_live() {

@@ -8,7 +8,7 @@
 use log::debug;
 
 use crate::conn::id::ConnId;
-use crate::conn::machine::{Action, Event, Wrote};
+use crate::conn::machine::{self, Action, Event, Wrote};
 use crate::conn::socket::{self, ReadOutcome, WriteOutcome};
 use crate::reactor::answer::answer;
 use crate::reactor::core::Core;
@@ -44,6 +44,26 @@ pub(crate) fn drive<S>(
         }
         _ => return,
     };
+    // The request cycle first: while the connection just reads and answers
+    // (the machine's shortcut, see `machine::in_request_cycle`), read on
+    // without a general step per read.
+    if let Event::Ready {
+        read: true,
+        write,
+        hup: false,
+    } = event
+        && !log::log_enabled!(log::Level::Trace) // the trace narrates every step
+        && machine::in_request_cycle(&core.conns[key].state)
+    {
+        match request_cycle(core, protocols, scratch, key, write, &mut budget) {
+            Some(next) => event = next, // left the cycle: the general steps go on
+            None => {
+                core.conns[key].budget_left = budget;
+                timeouts::arm(core, key);
+                return;
+            }
+        }
+    }
     let mut connect_error = None;
     loop {
         // Core::feed, with the connection looked up once per step.
@@ -65,30 +85,19 @@ pub(crate) fn drive<S>(
                 core.mark_dirty(id); // fairness: go on next turn (no edge will come)
                 break;
             }
-            Action::Read | Action::Discard => {
+            Action::Read => read_and_answer(core, protocols, scratch, key, &mut budget),
+            Action::Discard => {
                 match socket::read(&mut conn.socket, id, &mut conn.recorder, scratch) {
                     ReadOutcome::Data(n) => {
                         core.stats.bytes_in += n as u64;
                         budget = budget.saturating_sub(n);
                         conn.last_input = core.now;
-                        let short = n < scratch.len();
-                        if action == Action::Read {
-                            // Bytes read are answered at once, straight from
-                            // the scratch buffer (no copy in the common case).
-                            let (ending, wrote, out) =
-                                answer(core, protocols, scratch, key, Some(n));
-                            budget = budget.saturating_sub(out);
-                            Event::ReadAnswered {
-                                short,
-                                ending,
-                                wrote,
-                            }
+                        conn.lingered += n;
+                        if conn.lingered > LINGER_MAX_BYTES {
+                            Event::Deadline(crate::CloseReason::Done)
                         } else {
-                            conn.lingered += n;
-                            if conn.lingered > LINGER_MAX_BYTES {
-                                Event::Deadline(crate::CloseReason::Done)
-                            } else {
-                                Event::Read { short }
+                            Event::Read {
+                                short: n < scratch.len(),
                             }
                         }
                     }
@@ -185,5 +194,75 @@ fn hook<S>(
     match call(core, protocols, key, what, f) {
         Some(((), wrote, _)) => Event::HookDone(wrote),
         None => Event::HookDone(Wrote::Nothing), // it panicked: closed already
+    }
+}
+
+/// [`Action::Read`]: one `read`, and what came answered at once, straight
+/// from the scratch buffer (no copy in the common case). Returns the outcome
+/// as the machine's next event.
+#[inline(always)]
+fn read_and_answer<S>(
+    core: &mut Core<S>,
+    protocols: &mut Protocols<S>,
+    scratch: &mut [u8],
+    key: usize,
+    budget: &mut usize,
+) -> Event {
+    let conn = &mut core.conns[key];
+    match socket::read(&mut conn.socket, conn.id, &mut conn.recorder, scratch) {
+        ReadOutcome::Data(n) => {
+            core.stats.bytes_in += n as u64;
+            *budget = budget.saturating_sub(n);
+            conn.last_input = core.now;
+            let (ending, wrote, out) = answer(core, protocols, scratch, key, Some(n));
+            *budget = budget.saturating_sub(out);
+            Event::ReadAnswered {
+                short: n < scratch.len(),
+                ending,
+                wrote,
+            }
+        }
+        ReadOutcome::Eof => Event::ReadEof,
+        ReadOutcome::WouldBlock => Event::ReadBlocked,
+        ReadOutcome::Failed(reason) => Event::Abort(reason),
+    }
+}
+
+/// The request cycle: a readable edge in a state where the machine's
+/// answer is "read, answer, read again until a short read" (see
+/// [`machine::in_request_cycle`]), carried out as a loop instead of one
+/// general step per read. Each turn of the loop applies exactly what
+/// [`machine::next`] would (`tests.rs` checks the cycle against it). Returns
+/// `None` once the socket is drained (the machine would say `Wait`), or the
+/// event to feed to the general steps when the cycle is left (a blocked
+/// write, a close, EOF, an error, backpressure, the budget).
+#[inline(always)]
+fn request_cycle<S>(
+    core: &mut Core<S>,
+    protocols: &mut Protocols<S>,
+    scratch: &mut [u8],
+    key: usize,
+    write: bool,
+    budget: &mut usize,
+) -> Option<Event> {
+    let state = &mut core.conns[key].state;
+    *state = machine::cycle_edge(*state, write);
+    loop {
+        if *budget == 0 {
+            let id = core.conns[key].id;
+            core.mark_dirty(id); // fairness: go on next turn (no edge will come)
+            return None;
+        }
+        let event = read_and_answer(core, protocols, scratch, key, budget);
+        let state = &mut core.conns[key].state;
+        match machine::cycle_read(*state, event) {
+            Some((next, again)) => {
+                *state = next;
+                if !again {
+                    return None;
+                }
+            }
+            None => return Some(event),
+        }
     }
 }

@@ -12,6 +12,7 @@ use log::{debug, error, warn};
 use crate::api::ctx::Ctx;
 use crate::api::protocol::Protocol;
 use crate::conn::close::CloseReason;
+use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
 use crate::conn::machine::Wrote;
 use crate::conn::socket::{self, WriteOutcome};
@@ -61,8 +62,20 @@ pub(crate) fn deliver<S>(core: &mut Core<S>, key: usize) -> (Wrote, usize) {
     if core.reply.is_empty() {
         return (Wrote::Nothing, 0);
     }
-    let conn = &mut core.conns[key];
-    let reply = &mut core.reply;
+    let result = write_reply(&mut core.conns[key], &mut core.reply, core.now);
+    core.stats.bytes_out += result.1 as u64;
+    result
+}
+
+/// [`deliver`] once the connection is at hand: writes (or queues) `reply`,
+/// which it leaves empty. Returns what became of it and how many bytes were
+/// written (the caller counts them).
+#[inline(always)]
+pub(crate) fn write_reply(
+    conn: &mut Connection,
+    reply: &mut Vec<u8>,
+    now: Instant,
+) -> (Wrote, usize) {
     let result = if !conn.state.may_reply() {
         debug!(
             "{} {}: write side shut, {} reply bytes dropped",
@@ -75,7 +88,7 @@ pub(crate) fn deliver<S>(core: &mut Core<S>, key: usize) -> (Wrote, usize) {
         // Behind what is owed (bytes go out in the order they were handed
         // over), or until the socket can take them.
         if conn.owed() == 0 {
-            conn.since = core.now; // the write timeout starts
+            conn.since = now; // the write timeout starts
         }
         conn.queue(reply);
         (Wrote::Queued, 0)
@@ -84,13 +97,12 @@ pub(crate) fn deliver<S>(core: &mut Core<S>, key: usize) -> (Wrote, usize) {
             (n, WriteOutcome::Done) => (Wrote::All, n),
             (n, WriteOutcome::Blocked) => {
                 conn.queue(&reply[n..]);
-                conn.since = core.now;
+                conn.since = now;
                 (Wrote::Blocked, n)
             }
             (n, WriteOutcome::Failed(reason)) => (Wrote::Failed(reason), n),
         }
     };
-    core.stats.bytes_out += result.1 as u64;
     reply.clear();
     result
 }

@@ -68,6 +68,51 @@ fn read_or_wait(s: &State) -> Action {
     }
 }
 
+/// Whether a connection is in the request cycle: it only reads requests and
+/// answers them in full (the shortcut's states, with the read half
+/// waiting for a request). There a readable edge means [`Action::Read`]
+/// ([`cycle_edge`]), and each read answered in full means "read again" until
+/// a short read ([`cycle_read`]), so the driver may loop without a general
+/// step per read. The two functions are [`next`] on these pairs (a test
+/// checks every state and event).
+#[inline(always)]
+pub fn in_request_cycle(state: &State) -> bool {
+    is_ordinary(state) & (state.input == Input::Reading)
+}
+
+/// In the request cycle, a readable edge (`Ready { read: true, write, hup:
+/// false }`): the state [`next`] gives; its action is always
+/// [`Action::Read`].
+#[inline(always)]
+pub fn cycle_edge(mut s: State, write: bool) -> State {
+    s.ready.read = ReadEdge::Pending;
+    if write {
+        s.ready.write = WriteEdge::Pending;
+    }
+    s
+}
+
+/// In the request cycle, a read's outcome: if it keeps the connection in
+/// the cycle (answered in full, nothing owed), the state [`next`] gives and
+/// whether its action is [`Action::Read`] again (`false`: [`Action::Wait`]).
+/// `None` when the pair is not the cycle's: feed the event to [`next`].
+#[inline(always)]
+pub fn cycle_read(mut s: State, event: Event) -> Option<(State, bool)> {
+    match event {
+        Event::ReadAnswered {
+            short,
+            ending: Ending::Waiting,
+            wrote: Wrote::All | Wrote::Nothing,
+        } if in_request_cycle(&s) => {
+            if short && s.ready.read == ReadEdge::Pending {
+                s.ready.read = ReadEdge::Drained;
+            }
+            Some((s, s.ready.read == ReadEdge::Pending))
+        }
+        _ => None,
+    }
+}
+
 /// Whether [`next`] takes the per-request shortcut for this pair.
 #[cfg(test)]
 pub(super) fn takes_shortcut(state: State, event: Event) -> bool {

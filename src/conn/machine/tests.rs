@@ -284,6 +284,41 @@ fn the_per_request_shortcut_is_the_rules() {
 }
 
 #[test]
+fn the_request_cycle_is_the_rules() {
+    let (mut edges, mut reads) = (0, 0);
+    for state in states().into_iter().filter(super::in_request_cycle) {
+        for write in [false, true] {
+            let ready = Event::Ready {
+                read: true,
+                write,
+                hup: false,
+            };
+            let expected = next(state, ready);
+            assert_eq!(
+                expected,
+                (super::cycle_edge(state, write), Action::Read),
+                "{state}"
+            );
+            edges += 1;
+        }
+    }
+    for state in states() {
+        for event in events() {
+            if let Some((s, again)) = super::cycle_read(state, event) {
+                let action = if again { Action::Read } else { Action::Wait };
+                assert_eq!(next(state, event), (s, action), "{state} + {event:?}");
+                assert!(super::in_request_cycle(&s), "{s} left the cycle");
+                reads += 1;
+            }
+        }
+    }
+    assert!(
+        edges > 2 && reads > 2,
+        "the cycle covered {edges} edges, {reads} reads"
+    );
+}
+
+#[test]
 fn a_read_and_its_answer_in_one_step_are_the_two_steps() {
     let mut reads = 0;
     for state in states() {
