@@ -47,6 +47,8 @@ pub enum AtCapacity {
 /// | [`drain_timeout`](Config::drain_timeout) | 10 s | a stop that never finishes |
 /// | [`accept_backoff`](Config::accept_backoff) | 100 ms | a loop spinning on `EMFILE` |
 /// | [`slow_callback`](Config::slow_callback) | 100 ms | (only a warning: blocking callbacks cannot be preempted) |
+/// | [`offload_threads`](Config::offload_threads) | 8 | (most threads running offloaded jobs; none start until the first job) |
+/// | [`offload_queue`](Config::offload_queue) | 64 | offloaded jobs piling up without bound (past it, `offload` says `Full`) |
 ///
 /// Fixed in the code, not configurable:
 ///
@@ -116,6 +118,14 @@ pub struct Config {
     /// 100 ms): blocking the loop stalls every client. `None` skips the
     /// measurement (one clock read per callback).
     pub slow_callback: Option<Duration>,
+    /// Most threads of the offload pool (default 8), which runs what
+    /// [`Ctx::offload`](crate::Ctx::offload) hands it. None start until the
+    /// first job.
+    pub offload_threads: usize,
+    /// Most offloaded jobs waiting for a pool thread (default 64); past it,
+    /// [`Ctx::offload`](crate::Ctx::offload) returns
+    /// [`OffloadError::Full`](crate::OffloadError::Full) at once.
+    pub offload_queue: usize,
 }
 
 impl Default for Config {
@@ -137,6 +147,8 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(10),
             accept_backoff: Duration::from_millis(100),
             slow_callback: Some(Duration::from_millis(100)),
+            offload_threads: 8,
+            offload_queue: 64,
         }
     }
 }
@@ -203,6 +215,10 @@ impl Builder {
         accept_backoff: Duration;
         /// Sets [`Config::slow_callback`].
         slow_callback: Option<Duration>;
+        /// Sets [`Config::offload_threads`].
+        offload_threads: usize;
+        /// Sets [`Config::offload_queue`].
+        offload_queue: usize;
     }
 
     /// Reads the timeouts an operator may tune without recompiling, as whole
@@ -246,6 +262,7 @@ pub(crate) fn validated(builder: Builder) -> io::Result<Config> {
         ("read_buffer_size", c.read_buffer_size),
         ("io_budget", c.io_budget),
         ("accept_budget", c.accept_budget),
+        ("offload_threads", c.offload_threads),
     ] {
         if value == 0 {
             return Err(io::Error::new(

@@ -44,6 +44,14 @@ pub struct Stats {
     /// Commands (posted closures, sends) aimed at a connection that had
     /// already closed, and dropped.
     pub dropped_commands: u64,
+    /// Jobs handed to the offload pool.
+    pub offloaded: u64,
+    /// Offload calls refused because the pool and its queue were full (or
+    /// no thread could start).
+    pub offload_refused: u64,
+    /// Offloaded results that came back for a connection that had closed
+    /// (or stopped waiting), and were dropped.
+    pub results_dropped: u64,
 }
 
 impl Stats {

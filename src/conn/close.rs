@@ -30,6 +30,9 @@ pub enum CloseReason {
     Error,
     /// User protocol code panicked.
     Panic,
+    /// A job the connection offloaded ([`Ctx::offload`](crate::Ctx::offload))
+    /// panicked on its pool thread.
+    JobPanic,
     /// The server shut down.
     Shutdown,
     /// An outbound connection could not be established
@@ -41,7 +44,7 @@ pub enum CloseReason {
 impl CloseReason {
     /// Every reason, in a fixed order (the order of [`Stats`](crate::Stats)'s
     /// per-reason counters).
-    pub const ALL: [CloseReason; 12] = [
+    pub const ALL: [CloseReason; 13] = [
         CloseReason::Eof,
         CloseReason::Done,
         CloseReason::Reset,
@@ -52,6 +55,7 @@ impl CloseReason {
         CloseReason::OutputLimit,
         CloseReason::Error,
         CloseReason::Panic,
+        CloseReason::JobPanic,
         CloseReason::Shutdown,
         CloseReason::ConnectFailed,
     ];
@@ -69,6 +73,7 @@ impl CloseReason {
             CloseReason::OutputLimit => "output-limit",
             CloseReason::Error => "error",
             CloseReason::Panic => "panic",
+            CloseReason::JobPanic => "job-panic",
             CloseReason::Shutdown => "shutdown",
             CloseReason::ConnectFailed => "connect-failed",
         }

@@ -14,6 +14,7 @@
 //!            │        reset, error, timeout, panic ─────────────────────────▶ Closed(r)
 //!            └─────────────────────────────────────────────────────────────────────┘
 //!  Input (read half):   Reading ⇄ Unanswered (bytes to answer)   Paused   Eof ─on_eof─▶ HalfClosed
+//!                       offload: Awaiting ─result handed over─▶ Unanswered
 //!  Output (write half): Idle ─reply, socket full─▶ Owing ─flushed─▶ Drained ─on_drained─▶ Idle
 //!                       shut_write: ShutAfterFlush ─flushed─▶ Shutting ─shutdown(2)─▶ Shut
 //! ```
@@ -70,6 +71,14 @@
 //! | `Open (Reading, ShutAfterFlush; read Drained, write Pending)` | `WroteAll` | `Open (Reading, Shutting; read Drained, write Pending)` | `ShutWrite` |
 //! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Pause)` | `Open (Paused, Idle; read Drained, write Pending)` | `Wait` |
 //! | `Open (Paused, Idle; read Pending, write Pending)` | `Command(Resume)` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
+//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Command(Await)` | `Open (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (Awaiting, Idle; read Drained, write Pending)` | `Answered { ending: Backpressure, wrote: All }` | `Open (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (Awaiting, Idle; read Pending, write Pending)` | `JobDone(All)` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
+//! | `Open (Awaiting, Idle; read Drained, write Pending)` | `Ready { read: true, write: true, hup: true }` | `Open (Awaiting, Idle; read Hup, write Pending)` | `CheckError` |
+//! | `Open (Awaiting, Idle; read Hup, write Pending)` | `SocketError(None)` | `Open (Awaiting, Idle; read HupDrained, write Pending)` | `Wait` |
+//! | `Open (Awaiting, Idle; read Hup, write Pending)` | `SocketError(Some(Reset))` | `Closed(Reset) (Awaiting, Idle; read Hup, write Pending)` | `Close(Reset)` |
+//! | `Open (Awaiting, Idle; read HupDrained, write Pending)` | `JobDone(All)` | `Open (Unanswered, Idle; read Hup, write Pending)` | `Answer` |
+//! | `Draining (Awaiting, Idle; read Drained, write Pending)` | `Poke` | `Draining (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
 //! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Queued)` | `Open (Reading, Owing; read Drained, write Pending)` | `Flush` |
 //! | `Open (Reading, Owing; read Pending, write Full)` | `Command(SetRelay(ReadWhileOwing))` | `Open (Reading, Owing; read Pending, write Full; relay)` | `Read` |
 //! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Close)` | `Closing(Done) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
@@ -142,6 +151,11 @@ pub enum Input {
     Eof,
     /// `on_eof` kept the connection open: nothing more will be read.
     HalfClosed,
+    /// A callback offloaded work to the pool (`Ctx::offload`): its result
+    /// answers the request in progress, so later requests wait behind it
+    /// and nothing more is read until it is back (backpressure, as for
+    /// writes). The idle and request timeouts still apply.
+    Awaiting,
 }
 
 /// The write half.

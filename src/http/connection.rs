@@ -10,7 +10,7 @@ use super::encode::write_error;
 use super::framer::{Framed, Framer};
 use super::head::{BodyKind, Limits, Message};
 use super::request::bytes_at;
-use super::response::write_full;
+use super::response::{Exchange, write_full};
 use super::{Error, Handler, Request, Response};
 use crate::{After, Ctx, Frame, Protocol, Violation};
 
@@ -205,14 +205,18 @@ impl<H> Http<H> {
             body,
         );
         let mut response = Response::new(&mut self.response_headers, &mut self.response_body);
-        self.handler.handle(&request, &mut response, ctx);
-
-        let close = !message.keep_alive || response.is_closing() || ctx.is_stopping();
-        let connection = match (close, request.version()) {
-            (true, _) => Some("close"),
-            (false, 0) => Some("keep-alive"),
-            (false, _) => None,
+        response.exchange = Exchange {
+            keep_alive: message.keep_alive,
+            version: request.version(),
+            head_only: request.method() == "HEAD",
         };
+        self.handler.handle(&request, &mut response, ctx);
+        if response.deferred {
+            // Its offloaded job's callback writes it (and closes if asked).
+            return After::KeepOpen;
+        }
+
+        let (close, connection) = connection_header(response.exchange, &response, ctx);
         trace!(
             "{} {}: {} {} -> {}",
             ctx.id(),
@@ -222,8 +226,13 @@ impl<H> Http<H> {
             response.code()
         );
         let date = date::cached(ctx.now());
-        let head_only = request.method() == "HEAD";
-        write_full(ctx.output(), &response, &date, head_only, connection);
+        write_full(
+            ctx.output(),
+            &response,
+            &date,
+            response.exchange.head_only,
+            connection,
+        );
         for buffer in [
             &mut self.decoded,
             &mut self.response_headers,
@@ -235,6 +244,22 @@ impl<H> Http<H> {
         }
         if close { After::Close } else { After::KeepOpen }
     }
+}
+
+/// Whether the connection closes after `response`, and the `Connection`
+/// header that says so (HTTP/1.0 keep-alive must be said too).
+pub(crate) fn connection_header<S>(
+    exchange: Exchange,
+    response: &Response<'_>,
+    ctx: &Ctx<'_, S>,
+) -> (bool, Option<&'static str>) {
+    let close = !exchange.keep_alive || response.is_closing() || ctx.is_stopping();
+    let connection = match (close, exchange.version) {
+        (true, _) => Some("close"),
+        (false, 0) => Some("keep-alive"),
+        (false, _) => None,
+    };
+    (close, connection)
 }
 
 /// The method as text: the common ones without a UTF-8 check (a method is a

@@ -85,6 +85,7 @@
 mod chunked;
 mod connection;
 mod date;
+mod deferred;
 mod encode;
 mod error;
 mod framer;

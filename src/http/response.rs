@@ -26,6 +26,23 @@ pub struct Response<'a> {
     body: &'a mut Vec<u8>,
     has_content_type: bool,
     close: bool,
+    /// What the request said about the connection: a deferred response
+    /// ([`Response::offload`]) needs it later.
+    pub(crate) exchange: Exchange,
+    /// The handler offloaded the work: this response is not written now,
+    /// but by the offloaded job's callback.
+    pub(crate) deferred: bool,
+}
+
+/// What the request says about how its response is written.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Exchange {
+    /// The client keeps the connection open after this response.
+    pub keep_alive: bool,
+    /// HTTP/1.0 (0) or 1.1 (1).
+    pub version: u8,
+    /// A `HEAD` request: headers only.
+    pub head_only: bool,
 }
 
 impl<'a> Response<'a> {
@@ -40,6 +57,8 @@ impl<'a> Response<'a> {
             body,
             has_content_type: false,
             close: false,
+            exchange: Exchange::default(),
+            deferred: false,
         }
     }
 

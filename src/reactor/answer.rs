@@ -119,8 +119,9 @@ fn frame_and_reply<S>(
                     // Its own code fed its machine (the common case skips
                     // the look).
                     let state = &ctx.core.conns[key].state;
-                    if state.input == Input::Paused {
-                        // Paused by its own reply: the rest waits, in order.
+                    if matches!(state.input, Input::Paused | Input::Awaiting) {
+                        // Paused by its own reply, or waiting for the work
+                        // it offloaded: the rest waits, in order.
                         return (consumed, answered, Ending::Backpressure);
                     }
                     if !matches!(state.life, Life::Open | Life::Draining) {

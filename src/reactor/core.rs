@@ -16,12 +16,14 @@ use mio::Registry;
 use slab::Slab;
 
 use crate::api::config::{Config, clamp};
+use crate::api::handle::Handle;
 use crate::api::protocol::Protocol;
 use crate::api::stats::Stats;
 use crate::conn::close::CloseReason;
 use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Action, Event};
+use crate::offload::pool::Pool;
 use crate::time::deadlines::Deadlines;
 use crate::time::timers::{TimerId, Timers};
 
@@ -72,6 +74,13 @@ pub struct Core<S> {
     /// event during the callback (paused or closed by its own code, say):
     /// the frame/reply loop looks at its state only then.
     pub(crate) dispatched_moved: bool,
+    /// A handle to this loop: offloaded jobs post their results through it.
+    pub(crate) handle: Handle<S>,
+    /// The offload pool, started by the first offloaded job.
+    pub(crate) pool: Option<Pool>,
+    /// Offloaded jobs whose result has not come back yet: a graceful stop
+    /// waits for them (up to the drain deadline).
+    pub(crate) jobs_in_flight: usize,
     /// The running callback's reply: written to its socket when the
     /// callback returns; empty between callbacks.
     pub(crate) reply: Vec<u8>,
@@ -132,7 +141,7 @@ impl fmt::Display for SendError {
 impl std::error::Error for SendError {}
 
 impl<S> Core<S> {
-    pub(crate) fn new(config: Config, state: S, registry: Registry) -> Core<S> {
+    pub(crate) fn new(config: Config, state: S, registry: Registry, handle: Handle<S>) -> Core<S> {
         Core {
             state,
             conns: Slab::new(),
@@ -146,6 +155,9 @@ impl<S> Core<S> {
             closed: Vec::new(),
             dispatching: None,
             dispatched_moved: false,
+            handle,
+            pool: None,
+            jobs_in_flight: 0,
             reply: Vec::new(),
             new_protocols: Vec::new(),
             in_turn: false,

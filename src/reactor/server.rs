@@ -117,18 +117,22 @@ impl<S: 'static> Server<S> {
         let waker = Waker::new(poll.registry(), token::WAKER)?;
         let registry = poll.registry().try_clone()?;
         let now = Instant::now();
+        let shared = Arc::new(Shared {
+            waker,
+            queue: Mutex::new(Vec::new()),
+            stop: Default::default(),
+        });
+        let handle = Handle {
+            shared: Arc::clone(&shared),
+        };
         Ok(Server {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
             scratch: vec![0; config.read_buffer_size],
-            core: Core::new(config, state, registry),
+            core: Core::new(config, state, registry, handle),
             protocols: Protocols::new(),
-            shared: Arc::new(Shared {
-                waker,
-                queue: Mutex::new(Vec::new()),
-                stop: Default::default(),
-            }),
+            shared,
             jobs: Vec::new(),
             #[cfg(feature = "signals")]
             signals: None,
@@ -254,7 +258,11 @@ impl<S: 'static> Server<S> {
 
     /// True once the server has stopped and every connection is gone.
     pub fn is_finished(&self) -> bool {
-        self.core.stopping && self.core.conns.is_empty()
+        let core = &self.core;
+        // Offloaded jobs are waited for too, until the drain deadline.
+        let jobs_done =
+            core.jobs_in_flight == 0 || self.drain_deadline.is_some_and(|t| t <= core.now);
+        core.stopping && core.conns.is_empty() && jobs_done
     }
 
     /// One turn of the loop: wait for events (at most `max_wait`, or until

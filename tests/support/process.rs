@@ -53,8 +53,14 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, envs: &[(&str, &str)]) -> Proc {
+        Proc::spawn_args(name, &[], envs)
+    }
+
+    /// As [`Proc::spawn`], with `args` after the address.
+    pub fn spawn_args(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(example(name));
         cmd.arg("127.0.0.1:0")
+            .args(args)
             .env_remove("RUST_LOG")
             .env_remove("IDLE_TIMEOUT_SECS")
             .env_remove("REQUEST_TIMEOUT_SECS")
@@ -110,6 +116,11 @@ impl Proc {
         let addr = rest.split(';').next().unwrap().trim();
         addr.parse()
             .unwrap_or_else(|e| panic!("bad address {addr:?} in {line:?}: {e}"))
+    }
+
+    /// The child's PID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Sends `signal` (e.g. "TERM") to the child, by its PID.

@@ -59,6 +59,9 @@ pub enum Event {
     },
     /// A hook (`on_open`, `on_drained`) returned, and what it wrote went out.
     HookDone(Wrote),
+    /// An offloaded job's result was handed to its callback, and what the
+    /// callback wrote went out.
+    JobDone(Wrote),
     /// `on_eof` returned, and what it wrote went out.
     EofHandled {
         /// It returned `After::KeepOpen`: stay half-closed.
@@ -130,4 +133,7 @@ pub enum Command {
     Queued,
     /// The server is stopping.
     Stop,
+    /// Work was offloaded for the request in progress: answer nothing more
+    /// until its result is back.
+    Await,
 }

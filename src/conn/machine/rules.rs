@@ -110,6 +110,16 @@ fn apply(mut s: State, event: Event) -> State {
             }
             s = wrote(s, w);
         }
+        Event::JobDone(w) => {
+            s = wrote(s, w);
+            if s.input == Input::Awaiting {
+                s.input = Input::Unanswered; // answer what waited behind it
+                if s.ready.read == ReadEdge::HupDrained {
+                    // The FIN came while it waited: no new edge will say so.
+                    s.ready.read = ReadEdge::Hup;
+                }
+            }
+        }
         Event::EofHandled {
             keep_open,
             wrote: w,
@@ -125,7 +135,14 @@ fn apply(mut s: State, event: Event) -> State {
         Event::Connected(Some(_)) => s.life = Life::Opening,
         Event::ShutDone => s.output = Output::Shut,
         Event::SocketError(Some(reason)) => s.life = Life::Closed(reason),
-        Event::SocketError(None) => s.ready.read = ReadEdge::Drained,
+        Event::SocketError(None) => {
+            s.ready.read = match s.input {
+                // Waiting for a result, the peer only half-closed: the EOF is
+                // read (and answered) once the result is back.
+                Input::Awaiting => ReadEdge::HupDrained,
+                _ => ReadEdge::Drained,
+            }
+        }
         Event::Command(command) => s = command_(s, command),
     }
     s
@@ -182,6 +199,11 @@ fn command_(mut s: State, command: Command) -> State {
         Command::Pause => {
             if matches!(s.input, Input::Reading | Input::Unanswered) {
                 s.input = Input::Paused;
+            }
+        }
+        Command::Await => {
+            if matches!(s.input, Input::Reading | Input::Unanswered) {
+                s.input = Input::Awaiting;
             }
         }
         Command::Resume => {
@@ -325,7 +347,13 @@ fn decide(s: &State) -> Action {
                 Input::Eof => Action::CallOnEof,
                 // A new edge after EOF: the peer may have reset.
                 Input::HalfClosed if readable => Action::CheckError,
-                Input::Reading | Input::HalfClosed | Input::Paused => Action::Wait,
+                // The peer hung up while its result is awaited: a reset ends
+                // the connection now (the result is then dropped); a
+                // half-close waits for the result.
+                Input::Awaiting if s.ready.read == ReadEdge::Hup => Action::CheckError,
+                Input::Reading | Input::HalfClosed | Input::Paused | Input::Awaiting => {
+                    Action::Wait
+                }
             }
         }
     }

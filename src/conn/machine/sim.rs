@@ -164,14 +164,16 @@ impl World {
                     hup: true,
                 }
             }
-            8 => Event::Command(match pick / 12 % 6 {
+            8 => Event::Command(match pick / 12 % 7 {
                 0 => Command::Pause,
                 1 => Command::Resume,
                 2 => Command::ShutWrite,
                 3 => Command::SetRelay(Relay::ReadWhileOwing),
                 4 => Command::SetRelay(Relay::Off),
+                5 => Command::Await,
                 _ => Command::Stop,
             }),
+            10 => Event::JobDone(Wrote::Nothing), // an offloaded result is back
             9 => Event::Ready {
                 read: true,
                 write: true,
@@ -220,6 +222,7 @@ fn run(start: State, choices: &[u8]) {
     world.peer_eof = true;
     let mut pending = vec![
         Event::Command(Command::Close),
+        Event::JobDone(Wrote::Nothing),
         Event::Command(Command::Resume),
         Event::Ready {
             read: true,

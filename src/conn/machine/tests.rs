@@ -27,6 +27,7 @@ fn states() -> Vec<State> {
         Input::Paused,
         Input::Eof,
         Input::HalfClosed,
+        Input::Awaiting,
     ];
     let outputs = [
         Output::Idle,
@@ -112,6 +113,7 @@ fn events() -> Vec<Event> {
     }
     for wrote in wrotes {
         all.push(Event::HookDone(wrote));
+        all.push(Event::JobDone(wrote));
         for keep_open in [false, true] {
             all.push(Event::EofHandled { keep_open, wrote });
         }
@@ -135,6 +137,7 @@ fn events() -> Vec<Event> {
         Command::SetRelay(Relay::ReadWhileOwing),
         Command::Queued,
         Command::Stop,
+        Command::Await,
     ] {
         all.push(Event::Command(command));
     }
