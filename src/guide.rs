@@ -25,6 +25,7 @@
 //! 6. [From Twisted](#6-from-twisted-the-same-ideas-other-names)
 //! 7. [Watching one request](#7-watching-one-request)
 //! 8. [Testing a protocol without sockets](#8-testing-a-protocol-without-sockets)
+//! 9. [Threads the event-loop way](#9-threads-the-event-loop-way)
 //!
 //! # 1. The lesson's server, and why it serves one client at a time
 //! In substance, the lesson's server and client look like this:
@@ -625,9 +626,9 @@
 //!   (`registerProducer`, `pauseProducing`) to get the same effect.
 //! - **One thread, no Deferreds.** A callback returns an
 //!   [`After`](crate::After) value and nothing is asynchronous. Slow work
-//!   goes to your own thread, which hands its result back with
-//!   [`Handle::post`](crate::Handle::post) (Twisted's `deferToThread`, by
-//!   hand).
+//!   goes to the offload pool with [`Ctx::offload`](crate::Ctx::offload)
+//!   (Twisted's `deferToThread`), whose result comes back as a callback on
+//!   the loop thread (chapter 9).
 //! - **Limits and timeouts are on by default** (chapter 5), where Twisted's
 //!   `TimeoutMixin` is opt-in. As in Twisted, an error in a handler closes
 //!   only its connection.
@@ -714,3 +715,92 @@
 //! order, RESP commands split anywhere, HTTP pipelining, and the one send
 //! rule (bytes for a connection leave in the order the calls were made).
 //!
+//!
+//! # 9. Threads the event-loop way
+//! The lesson's last step says "handle threading". The blocking server's
+//! answer is a thread per client: each `recv` may block, so each client
+//! needs a thread to block in. twig's answer is the other one, Twisted's and
+//! nginx's: **one loop thread that never blocks**, and threads that serve it
+//! without sharing it.
+//!
+//! **Why the loop never blocks.** One thread runs every callback of every
+//! client. A handler that sleeps a tenth of a second (a disk read, a DNS
+//! lookup, a database driver, a password hash) makes every other client of
+//! the loop wait as long; twig names such a callback in a warning
+//! ([`Config::slow_callback`](crate::Config::slow_callback)) but cannot
+//! preempt it. So blocking work goes elsewhere.
+//!
+//! **What belongs on the pool.** Blocking calls and CPU work longer than a
+//! syscall or two: file I/O on a slow disk, `getaddrinfo`, a blocking client
+//! library, hashing, compression. Not small work: the round trip (a queue
+//! push, a pool thread's wake-up, a post back through the waker, the next
+//! turn) costs tens of microseconds, far more than answering a small request
+//! on the loop. And not the loop's state: a job runs on another thread, so
+//! it gets only what it was given (`Send` values), never `&mut S`.
+//!
+//! **How a result comes home safely.**
+//! [`Ctx::offload(work, then)`](crate::Ctx::offload) (in
+//! `src/offload/mod.rs`) queues `work` on a bounded pool
+//! (`src/offload/pool.rs`: at most
+//! [`offload_threads`](crate::Config::offload_threads) threads, started on
+//! demand, and [`offload_queue`](crate::Config::offload_queue) waiting jobs;
+//! past that the call says [`OffloadError::Full`](crate::OffloadError) at
+//! once, and the protocol answers "busy": `work_server` sends a 503). The
+//! connection's machine moves to `Input::Awaiting` (chapter 4): it answers
+//! nothing more and reads nothing more, so later pipelined requests wait
+//! behind the one in progress and the socket's window pushes back on the
+//! client. When `work` returns, its pool thread posts the result to the
+//! loop's queue ([`Handle::post`](crate::Handle::post)), whose waker wakes
+//! `poll` (many posts, one wake-up). At the end of that turn
+//! `hand_back` checks the [`ConnId`](crate::ConnId)'s generation and the
+//! machine: a result for a connection that closed meanwhile (a reset, a
+//! timeout) is dropped and counted in
+//! [`Stats::results_dropped`](crate::Stats::results_dropped). Otherwise
+//! `then` runs as a callback of the connection, with its
+//! [`Ctx`](crate::Ctx): what it writes is the reply, written at once, and
+//! `Event::JobDone` lets the machine answer what waited. One job per
+//! connection at a time keeps replies in order (a second `offload` while one
+//! is awaited says `NotAnswering`). A job that panics closes only its
+//! connection ([`CloseReason::JobPanic`](crate::CloseReason::JobPanic)); the
+//! pool thread lives on. A graceful stop waits for jobs in flight (up to
+//! [`drain_timeout`](crate::Config::drain_timeout)) and sends their replies.
+//! For HTTP handlers, [`Response::offload`](crate::http::Response) does the
+//! same and writes the response when `then` has filled it in; for work that
+//! belongs to no connection, [`Core::offload_detached`](crate::Core::offload_detached)
+//! hands the result to a closure given the [`Core`](crate::Core).
+//!
+//! ```
+//! use twig::http::{Request, Response, Router};
+//! use twig::Ctx;
+//!
+//! let app: Router = Router::new().get("/report", |_: &Request, res: &mut Response, ctx: &mut Ctx| {
+//!     let build = || "a report that took a while to compute\n".to_string(); // on a pool thread
+//!     let answer = |text: String, res: &mut Response, _: &mut Ctx| res.text(&text); // on the loop
+//!     if res.offload(ctx, build, answer).is_err() {
+//!         res.status(503).text("busy, try again\n"); // the pool and its queue are full
+//!     }
+//! });
+//! ```
+//!
+//! **Many cores: N loops, not one loop with locks.** A loop is one thread,
+//! so it uses one core. To use more, twig runs several independent loops,
+//! each with its own thread, `epoll`, slab and listening socket, all bound to
+//! the same port with `SO_REUSEPORT`: the kernel spreads new connections
+//! across the listeners, and a connection stays on the loop that accepted it
+//! for its whole life. Nothing on the request path is shared, so nothing is
+//! locked: each loop's state `S` is its own (per loop, not per server), and
+//! loops talk through messages (a [`Handle`](crate::Handle) per loop), never
+//! through a mutex. That is nginx's, sozu's and may_minihttp's design; one
+//! loop behind a lock would serialize every request on the lock and bounce
+//! its cache line between cores.
+//!
+//! | | Twisted | asyncio | libuv | twig |
+//! |---|---|---|---|---|
+//! | run blocking work on a pool | `deferToThread(f)` | `loop.run_in_executor(None, f)` | `uv_queue_work(loop, req, work_cb, after_work_cb)` | [`Ctx::offload(work, then)`](crate::Ctx::offload) |
+//! | get back on the loop thread | `reactor.callFromThread(f)` | `loop.call_soon_threadsafe(f)` | `uv_async_send(handle)` | [`Handle::post(f)`](crate::Handle::post) |
+//! | the result arrives as | the Deferred's callback | the awaited future's value | `after_work_cb(req, status)` | `then(result, ctx)` on the loop thread |
+//! | pool size | `reactor.suggestThreadPoolSize(n)` (default 10) | `ThreadPoolExecutor(max_workers=n)` | `UV_THREADPOOL_SIZE` (default 4) | [`offload_threads`](crate::Config::offload_threads) (default 8) |
+//! | queue bound | none | none | none | [`offload_queue`](crate::Config::offload_queue) (default 64), then `Full` |
+//! | result for a closed connection | the callback runs anyway (check `transport.connected`) | the coroutine resumes anyway | `after_work_cb` runs anyway | dropped and counted |
+//! | a job that panics / raises | the Deferred's errback | the future's exception | (C: the process) | the connection closes (`JobPanic`); the thread lives |
+//! | many cores | processes sharing a port by hand | processes | one loop per thread, by hand | N loops sharing the port (`SO_REUSEPORT`) |

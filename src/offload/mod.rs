@@ -1,6 +1,6 @@
 //! Blocking work off the loop, the event-loop way (Twisted's
 //! `deferToThread`, asyncio's `run_in_executor`, libuv's `uv_queue_work`):
-//! a closure runs on a bounded pool of threads ([`pool`]), and its result
+//! a closure runs on a bounded pool of threads (`offload/pool.rs`), and its result
 //! comes back to the loop thread through the [`Handle`]'s queue and waker,
 //! where a callback gets it — as a callback of the connection that asked
 //! ([`Ctx::offload`]) or with the whole [`Core`] ([`Core::offload_detached`]).
