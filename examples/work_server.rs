@@ -8,8 +8,11 @@
 //! - `/block?ms=N` sleeps N ms on the pool (a blocking call: nobody waits
 //!   but the client who asked); `503` when the pool and its queue are full.
 //!
-//! Run: `cargo run --example work_server [ADDR] [--pool N]` (default
-//! `0.0.0.0:8090`, pool of 8), then `curl http://127.0.0.1:8090/block?ms=500`.
+//! Run: `cargo run --example work_server [ADDR] [--pool N] [--inline]`
+//! (default `0.0.0.0:8090`, pool of 8), then `curl
+//! http://127.0.0.1:8090/block?ms=500`. `--inline` makes `/block` sleep on
+//! the loop thread instead: the mistake the pool exists for, kept so the
+//! bench can show what it costs everyone else.
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +31,23 @@ pub fn router() -> Router {
         .get("/", |_, res, _| res.text("Yes"))
         .get("/cpu", cpu)
         .get("/block", block)
+}
+
+/// The app with `/block` done inline: sleeping on the loop thread.
+pub fn blocking_router() -> Router {
+    Router::new()
+        .get("/", |_, res, _| res.text("Yes"))
+        .get("/cpu", cpu)
+        .get(
+            "/block",
+            |req: &Request, res: &mut Response, _: &mut Ctx| {
+                let Some(ms) = number(req, "ms", MAX_BLOCK_MS) else {
+                    return bad_request(res, "ms", MAX_BLOCK_MS);
+                };
+                std::thread::sleep(Duration::from_millis(ms)); // every client waits
+                res.text(&format!("slept {ms} ms\n"));
+            },
+        )
 }
 
 /// `/cpu?us=N`: spins on the loop thread for N µs.
@@ -79,8 +99,13 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut addr = "0.0.0.0:8090".to_string();
     let mut pool = 8;
+    let mut inline = false;
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
+            "--inline" => {
+                inline = true;
+                continue;
+            }
             "--pool" => args.next().and_then(|v| v.parse().ok()).filter(|&n| n > 0),
             _ if !arg.starts_with("--") => {
                 addr = arg;
@@ -91,24 +116,24 @@ fn main() {
         match (arg.as_str(), value) {
             ("--pool", Some(n)) => pool = n,
             _ => {
-                eprintln!("usage: work_server [ADDR] [--pool N]  (N ≥ 1)");
+                eprintln!("usage: work_server [ADDR] [--pool N] [--inline]  (N ≥ 1)");
                 std::process::exit(2);
             }
         }
     }
-    if let Err(e) = serve(&addr, pool) {
+    if let Err(e) = serve(&addr, pool, inline) {
         eprintln!("work_server: {e}");
         std::process::exit(1);
     }
 }
 
-fn serve(addr: &str, pool: usize) -> std::io::Result<()> {
+fn serve(addr: &str, pool: usize, inline: bool) -> std::io::Result<()> {
     let mut server = Server::builder()
         .offload_threads(pool)
         .offload_queue(pool) // as many waiting as running, then 503
         .timeouts_from_env()
         .build(())?;
-    let app = router();
+    let app = if inline { blocking_router() } else { router() };
     let bound = server.listen(addr, move || Http::new(app.clone()))?;
     server.stop_on_signals()?;
     info!("serving work on {bound}; try: curl http://{bound}/block?ms=500 (pool of {pool})");

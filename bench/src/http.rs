@@ -92,7 +92,7 @@ fn wrk(server: &Server, opts: &Opts) -> io::Result<Sample> {
 /// The numbers of wrk's report: `rps`, `requests`, `p50_us` and `p99_us`
 /// (from `--latency`), `mbps` (10^6 bytes/s read), and `errors` (socket
 /// errors and non-2xx/3xx responses).
-fn parse_wrk(text: &str) -> Fields {
+pub(crate) fn parse_wrk(text: &str) -> Fields {
     let mut fields = Fields::new();
     let mut errors = 0.0;
     for line in text.lines().map(str::trim) {
@@ -180,10 +180,29 @@ http {
 /// nginx's command line for a server on `addr`, after writing its config
 /// into a directory of its own under `work`.
 pub fn nginx_command(work: &Path, addr: SocketAddr) -> io::Result<Vec<String>> {
+    nginx_command_with(work, addr, 1)
+}
+
+/// [`nginx_command`] with `workers` worker processes: for more than one, a
+/// master process forks them (its PID is then the master's).
+pub fn nginx_command_with(
+    work: &Path,
+    addr: SocketAddr,
+    workers: usize,
+) -> io::Result<Vec<String>> {
     let prefix = work.join(format!("nginx-{}", addr.port()));
     std::fs::create_dir_all(&prefix)?;
     let conf = prefix.join("nginx.conf");
-    std::fs::write(&conf, NGINX_CONF.replace("ADDR", &addr.to_string()))?;
+    let mut text = NGINX_CONF.replace("ADDR", &addr.to_string());
+    if workers > 1 {
+        text = text
+            .replace("master_process off;", "master_process on;")
+            .replace(
+                "worker_processes 1;",
+                &format!("worker_processes {workers};"),
+            );
+    }
+    std::fs::write(&conf, text)?;
     // -p: relative paths in the config are under `prefix`; -e: errors from
     // before the config is read go to stderr too, not to /var/log.
     Ok(vec![

@@ -27,6 +27,7 @@ mod procs;
 mod report;
 mod syscalls;
 mod targets;
+mod threads;
 mod workloads;
 
 use std::io;
@@ -37,7 +38,7 @@ use procs::Bins;
 use report::Report;
 use workloads::Opts;
 
-const WORKLOADS: [&str; 9] = [
+const WORKLOADS: [&str; 10] = [
     "echo",
     "pipeline",
     "bulk",
@@ -47,6 +48,7 @@ const WORKLOADS: [&str; 9] = [
     "memory",
     "syscalls",
     "instructions",
+    "threads",
 ];
 
 fn main() {
@@ -147,6 +149,7 @@ fn run() -> io::Result<()> {
             "instructions" | "http-instructions" => &["valgrind"],
             "kv" => &["redis-server", "redis-benchmark"],
             "http" => &["taskset", "wrk", "nginx"],
+            "threads" => &["wrk", "nginx"],
             _ => &["taskset", "python3"],
         };
         let missing: Vec<&str> = needs.iter().copied().filter(|t| !on_path(t)).collect();
@@ -167,6 +170,7 @@ fn run() -> io::Result<()> {
             "syscalls" => syscalls::syscalls(&bins, &opts, &mut report)?,
             "instructions" => callgrind::instructions(&bins, &opts, &mut report, true)?,
             "http-instructions" => callgrind::instructions(&bins, &opts, &mut report, false)?,
+            "threads" => threads::threads(&bins, &opts, &mut report)?,
             _ => unreachable!("checked above"),
         }
     }
