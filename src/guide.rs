@@ -754,15 +754,18 @@
 //! `poll` (many posts, one wake-up). At the end of that turn
 //! `hand_back` checks the [`ConnId`](crate::ConnId)'s generation and the
 //! machine: a result for a connection that closed meanwhile (a reset, a
-//! timeout) is dropped and counted in
-//! [`Stats::results_dropped`](crate::Stats::results_dropped). Otherwise
+//! timeout, a close) is dropped and counted in
+//! [`Stats::results_dropped`](crate::Stats::results_dropped). Otherwise the
+//! machine hears `Event::JobDone` (what waited may be answered again), and
 //! `then` runs as a callback of the connection, with its
-//! [`Ctx`](crate::Ctx): what it writes is the reply, written at once, and
-//! `Event::JobDone` lets the machine answer what waited. One job per
+//! [`Ctx`](crate::Ctx): what it writes is the reply, written at once; it may
+//! also pause, close, or offload the next step. One job per
 //! connection at a time keeps replies in order (a second `offload` while one
 //! is awaited says `NotAnswering`). A job that panics closes only its
 //! connection ([`CloseReason::JobPanic`](crate::CloseReason::JobPanic)); the
-//! pool thread lives on. A graceful stop waits for jobs in flight (up to
+//! pool thread lives on. The idle and request timeouts keep counting while
+//! a job runs (a job longer than them loses its client: raise them for
+//! long jobs). A graceful stop waits for jobs in flight (up to
 //! [`drain_timeout`](crate::Config::drain_timeout)) and sends their replies.
 //! For HTTP handlers, [`Response::offload`](crate::http::Response) does the
 //! same and writes the response when `then` has filled it in; for work that

@@ -66,8 +66,9 @@ fn a_full_pool_answers_503_at_once_not_a_hang() {
     running.send(&get("/block?ms=300"));
     let mut waiting = Conn::open(server.addr);
     waiting.send(&get("/block?ms=300"));
-    support::eventually(|| stats_of(&server.handle).offloaded == 2);
-    eprintln!("DEBUG {:?}", stats_of(&server.handle));
+    assert!(support::eventually(
+        || stats_of(&server.handle).offloaded == 2
+    ));
     let mut refused = Conn::open(server.addr);
     let reply = refused.send(&get("/block?ms=300")).reply();
     assert_eq!(reply.status, 503, "{}", reply.head);
@@ -306,6 +307,7 @@ fn no_pool_thread_starts_until_work_is_offloaded() {
     assert_eq!(threads_of(proc.pid()), 1, "only the loop thread");
     assert_eq!(conn.send(&get("/block?ms=1")).reply().status, 200);
     assert_eq!(threads_of(proc.pid()), 2, "the loop and one pool thread");
+    drop(conn); // else the stop lingers for its FIN
     proc.signal("TERM");
     assert_clean_exit(proc);
 }
@@ -327,6 +329,90 @@ fn sigterm_while_jobs_run_sends_their_replies_then_exits_cleanly() {
         assert_eq!((reply.status, reply.text()), (200, "slept 300 ms\n".into()));
         assert!(reply.closes(), "stopping: {}", reply.head);
     }
+    drop((conns, probe)); // else the stop lingers for their FINs
     let summary = assert_clean_exit(proc);
     assert!(summary.contains("requests 4"), "{summary}");
+}
+
+/// Lines, each answered from the pool: `pause` pauses reading from its
+/// result's callback, `twice` offloads again from it, `close` closes the
+/// connection right after offloading (so its result has nowhere to go).
+struct Steps;
+
+impl Protocol for Steps {
+    fn frame(&mut self, input: &[u8]) -> Frame {
+        framing::line(input)
+    }
+    fn reply(&mut self, line: &[u8], ctx: &mut Ctx) -> After {
+        let id = ctx.id();
+        let result = match line {
+            b"pause\n" => ctx.offload(
+                || (),
+                move |(), ctx| {
+                    ctx.write(b"paused\n");
+                    ctx.pause_reading(id);
+                },
+            ),
+            b"twice\n" => ctx.offload(
+                || "one",
+                |one, ctx| {
+                    ctx.write(one.as_bytes());
+                    let again = ctx.offload(|| " two\n", |two, ctx| ctx.write(two.as_bytes()));
+                    assert_eq!(again, Ok(()), "a result's callback may offload anew");
+                },
+            ),
+            b"close\n" => {
+                let offloaded = ctx.offload(
+                    || std::thread::sleep(Duration::from_millis(50)),
+                    |(), _| panic!("called for a closing connection"),
+                );
+                ctx.close(id);
+                offloaded
+            }
+            _ => {
+                ctx.write(line);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            ctx.write(format!("ERR {e}\n").as_bytes());
+        }
+        After::KeepOpen
+    }
+}
+
+#[test]
+fn a_pause_from_a_results_callback_holds_the_requests_behind_it() {
+    let server = start_with(Server::builder(), (), || Steps, |_| {});
+    let mut conn = support::connect(server.addr);
+    std::io::Write::write_all(&mut conn, b"pause\nafter\n").unwrap();
+    assert_eq!(support::read_exact(&mut conn, 7), b"paused\n");
+    // A turn after the result's: `after` is still unanswered, held by the pause.
+    assert_eq!(stats_of(&server.handle).requests, 1);
+    let me = ask(&server.handle, |core| core.connections().next());
+    let resumed = ask(&server.handle, move |core| {
+        me.is_some_and(|id| core.resume_reading(id))
+    });
+    assert!(resumed);
+    assert_eq!(support::read_exact(&mut conn, 6), b"after\n");
+}
+
+#[test]
+fn a_results_callback_may_offload_again() {
+    let server = start_with(Server::builder(), (), || Steps, |_| {});
+    let mut conn = support::connect(server.addr);
+    std::io::Write::write_all(&mut conn, b"twice\nnext\n").unwrap();
+    assert_eq!(support::read_exact(&mut conn, 13), b"one two\nnext\n");
+}
+
+#[test]
+fn a_result_for_a_connection_closing_meanwhile_is_dropped_not_handed_over() {
+    let server = start_with(Server::builder(), (), || Steps, |_| {});
+    let mut conn = support::connect(server.addr);
+    std::io::Write::write_all(&mut conn, b"close\n").unwrap();
+    assert!(support::is_closed_by_peer(&mut conn));
+    assert!(support::eventually(|| stats_of(&server.handle)
+        .results_dropped
+        == 1));
+    assert_eq!(stats_of(&server.handle).closed(CloseReason::Panic), 0);
 }

@@ -94,6 +94,13 @@ impl fmt::Display for Stats {
         if sep == ", " {
             f.write_str(")")?;
         }
+        if self.offloaded > 0 || self.offload_refused > 0 {
+            write!(
+                f,
+                ", offloaded {} (refused {}, results dropped {})",
+                self.offloaded, self.offload_refused, self.results_dropped
+            )?;
+        }
         Ok(())
     }
 }

@@ -14,7 +14,7 @@
 //!            │        reset, error, timeout, panic ─────────────────────────▶ Closed(r)
 //!            └─────────────────────────────────────────────────────────────────────┘
 //!  Input (read half):   Reading ⇄ Unanswered (bytes to answer)   Paused   Eof ─on_eof─▶ HalfClosed
-//!                       offload: Awaiting ─result handed over─▶ Unanswered
+//!                       offload: Awaiting ─result back─▶ Unanswered   (paused meanwhile: AwaitingPaused ─▶ Paused)
 //!  Output (write half): Idle ─reply, socket full─▶ Owing ─flushed─▶ Drained ─on_drained─▶ Idle
 //!                       shut_write: ShutAfterFlush ─flushed─▶ Shutting ─shutdown(2)─▶ Shut
 //! ```
@@ -73,11 +73,14 @@
 //! | `Open (Paused, Idle; read Pending, write Pending)` | `Command(Resume)` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
 //! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Command(Await)` | `Open (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
 //! | `Open (Awaiting, Idle; read Drained, write Pending)` | `Answered { ending: Backpressure, wrote: All }` | `Open (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Awaiting, Idle; read Pending, write Pending)` | `JobDone(All)` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
+//! | `Open (Awaiting, Idle; read Pending, write Pending)` | `JobDone` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
+//! | `Open (Unanswered, Idle; read Pending, write Pending)` | `Delivered(Blocked)` | `Open (Unanswered, Owing; read Pending, write Full)` | `Wait` |
+//! | `Open (Awaiting, Idle; read Drained, write Pending)` | `Command(Pause)` | `Open (AwaitingPaused, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Open (AwaitingPaused, Idle; read Drained, write Pending)` | `JobDone` | `Open (Paused, Idle; read Drained, write Pending)` | `Wait` |
 //! | `Open (Awaiting, Idle; read Drained, write Pending)` | `Ready { read: true, write: true, hup: true }` | `Open (Awaiting, Idle; read Hup, write Pending)` | `CheckError` |
 //! | `Open (Awaiting, Idle; read Hup, write Pending)` | `SocketError(None)` | `Open (Awaiting, Idle; read HupDrained, write Pending)` | `Wait` |
 //! | `Open (Awaiting, Idle; read Hup, write Pending)` | `SocketError(Some(Reset))` | `Closed(Reset) (Awaiting, Idle; read Hup, write Pending)` | `Close(Reset)` |
-//! | `Open (Awaiting, Idle; read HupDrained, write Pending)` | `JobDone(All)` | `Open (Unanswered, Idle; read Hup, write Pending)` | `Answer` |
+//! | `Open (Awaiting, Idle; read HupDrained, write Pending)` | `JobDone` | `Open (Unanswered, Idle; read Hup, write Pending)` | `Answer` |
 //! | `Draining (Awaiting, Idle; read Drained, write Pending)` | `Poke` | `Draining (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
 //! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Queued)` | `Open (Reading, Owing; read Drained, write Pending)` | `Flush` |
 //! | `Open (Reading, Owing; read Pending, write Full)` | `Command(SetRelay(ReadWhileOwing))` | `Open (Reading, Owing; read Pending, write Full; relay)` | `Read` |
@@ -156,6 +159,9 @@ pub enum Input {
     /// and nothing more is read until it is back (backpressure, as for
     /// writes). The idle and request timeouts still apply.
     Awaiting,
+    /// Awaiting, and code paused reading meanwhile: once the result is
+    /// back it is [`Input::Paused`].
+    AwaitingPaused,
 }
 
 /// The write half.

@@ -28,8 +28,9 @@ use log::{debug, error};
 use crate::api::ctx::Ctx;
 use crate::api::handle::Handle;
 use crate::conn::close::CloseReason;
+use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
-use crate::conn::machine::{Command, Event, Input};
+use crate::conn::machine::{Command, Event, Input, Life};
 use crate::reactor::core::Core;
 use crate::reactor::hooks::{Who, deliver, guarded, panic_message};
 use pool::{Pool, Refused};
@@ -85,10 +86,15 @@ impl<S: 'static> Core<S> {
         W: FnOnce() -> T + Send + 'static,
         D: FnOnce(T, &mut Core<S>) + Send + 'static,
     {
-        self.submit(work, move |result, core| match result {
-            Ok(value) => then(value, core),
-            Err(why) => error!("offloaded job panicked: {why}"),
-        })
+        self.submit(work, move |result, core| {
+            core.detached_in_flight -= 1;
+            match result {
+                Ok(value) => then(value, core),
+                Err(why) => error!("offloaded job panicked: {why}"),
+            }
+        })?;
+        self.detached_in_flight += 1;
+        Ok(())
     }
 
     /// Queues `work`; its outcome (`Err`: the panic's message) comes back to
@@ -107,14 +113,10 @@ impl<S: 'static> Core<S> {
         let task = Box::new(move || {
             let result = catch_unwind(AssertUnwindSafe(work))
                 .map_err(|payload| panic_message(&*payload).to_string());
-            handle.post(move |core| {
-                core.jobs_in_flight -= 1;
-                then(result, core);
-            });
+            handle.post(move |core| then(result, core));
         });
         match pool.submit(task) {
             Ok(()) => {
-                self.jobs_in_flight += 1;
                 self.stats.offloaded += 1;
                 Ok(())
             }
@@ -179,16 +181,22 @@ impl<S: 'static> Ctx<'_, S> {
 }
 
 /// On the loop thread: hands a connection's result to its callback, writes
-/// what the callback wrote, and lets the machine go on.
+/// what the callback wrote, and lets the machine go on. The machine hears
+/// first that the result is back, so the callback runs on a connection that
+/// answers again: it may pause it, close it or offload anew.
 fn hand_back<S, T>(
     core: &mut Core<S>,
     id: ConnId,
     result: Result<T, String>,
     then: impl FnOnce(T, &mut Ctx<'_, S>),
 ) {
-    let Some(conn) = core.live(id).filter(|c| c.state.input == Input::Awaiting) else {
+    let waiting = |c: &Connection| {
+        matches!(c.state.life, Life::Open | Life::Draining)
+            && matches!(c.state.input, Input::Awaiting | Input::AwaitingPaused)
+    };
+    let Some(conn) = core.live(id).filter(|c| waiting(c)) else {
         core.stats.results_dropped += 1;
-        debug!("{id}: offloaded result dropped (connection gone)");
+        debug!("{id}: offloaded result dropped (the connection closed or is closing)");
         return;
     };
     let (key, peer) = (id.key(), conn.peer);
@@ -200,6 +208,7 @@ fn hand_back<S, T>(
             return;
         }
     };
+    core.feed(key, Event::JobDone);
     core.dispatching = Some(id);
     core.dispatched_moved = false;
     let called = guarded(core, Who(id, peer), "offload result", |core| {
@@ -211,5 +220,5 @@ fn hand_back<S, T>(
         core.abort(key, CloseReason::Panic);
         return;
     }
-    core.command(id, Event::JobDone(wrote));
+    core.command(id, Event::Delivered(wrote));
 }

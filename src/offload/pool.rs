@@ -39,10 +39,11 @@ struct Queue {
     tasks: VecDeque<Task>,
     /// Threads started (they never exit before the pool closes).
     threads: usize,
-    /// Threads waiting for a task, or started and not yet at the queue:
-    /// each will take a task without being busy first.
+    /// Threads running no task (waiting, or just started): each takes one
+    /// queued task without finishing another first.
     idle: usize,
-    /// The pool was dropped: threads exit once the queue is empty.
+    /// The pool was dropped: queued tasks are discarded, and threads exit
+    /// once they finish the task they run.
     closed: bool,
 }
 
@@ -66,19 +67,13 @@ impl Pool {
     }
 
     /// Queues `task`, starting a thread if none is idle and the pool has
-    /// room for one. Never blocks beyond taking the queue's lock.
+    /// room for one. Never blocks beyond taking the queue's lock (a thread
+    /// is started under it: rare, at most `threads` times).
     pub(crate) fn submit(&self, task: Task) -> Result<(), Refused> {
         let mut queue = lock(&self.shared.queue);
-        // An idle thread will take it; else a new thread may; else it waits,
-        // if the queue has room. (Tasks a woken idle thread is about to take
-        // do not count as waiting.)
+        // Each idle thread takes one queued task; past them a task waits.
         let free = queue.idle > queue.tasks.len();
-        let can_start = !free && queue.threads < self.max_threads;
-        let waiting = queue.tasks.len().saturating_sub(queue.idle);
-        if !free && !can_start && waiting >= self.max_queued {
-            return Err(Refused::Full);
-        }
-        if can_start {
+        if !free && queue.threads < self.max_threads {
             let shared = Arc::clone(&self.shared);
             let n = queue.threads;
             let started = std::thread::Builder::new()
@@ -86,8 +81,8 @@ impl Pool {
                 .spawn(move || work(&shared));
             match started {
                 Ok(_) => {
-                    // Detached: it exits when the pool closes. It counts as
-                    // idle until it reaches the queue.
+                    // Detached: it exits when the pool closes. Idle (no task
+                    // yet) from the start, so the task below is its own.
                     queue.threads += 1;
                     queue.idle += 1;
                 }
@@ -97,6 +92,10 @@ impl Pool {
                 }
                 Err(e) => warn!("twig: cannot start another pool thread: {e}"),
             }
+        }
+        let waiting = queue.tasks.len().saturating_sub(queue.idle);
+        if queue.idle <= queue.tasks.len() && waiting >= self.max_queued {
+            return Err(Refused::Full);
         }
         queue.tasks.push_back(task);
         drop(queue);
@@ -112,31 +111,37 @@ impl Pool {
 }
 
 impl Drop for Pool {
+    /// The loop is gone: jobs not started yet never will be (their results
+    /// would have nowhere to go); running ones finish, then their threads
+    /// exit.
     fn drop(&mut self) {
-        lock(&self.shared.queue).closed = true;
+        let mut queue = lock(&self.shared.queue);
+        queue.closed = true;
+        queue.tasks.clear();
+        drop(queue);
         self.shared.work.notify_all();
     }
 }
 
-/// A pool thread: runs tasks until the pool closes and the queue is empty.
+/// A pool thread: runs tasks until the pool closes. It counts as idle
+/// whenever it runs no task (from its start, which `submit` counted).
 fn work(shared: &Shared) {
-    lock(&shared.queue).idle -= 1; // started: from now on it counts itself
     loop {
         let task = {
             let mut queue = lock(&shared.queue);
             loop {
-                if let Some(task) = queue.tasks.pop_front() {
-                    break task;
-                }
                 if queue.closed {
+                    queue.idle -= 1;
                     return;
                 }
-                queue.idle += 1;
+                if let Some(task) = queue.tasks.pop_front() {
+                    queue.idle -= 1;
+                    break task;
+                }
                 queue = shared
                     .work
                     .wait(queue)
                     .unwrap_or_else(PoisonError::into_inner);
-                queue.idle -= 1;
             }
         };
         // Tasks from the loop catch their own panics (to report them to the
@@ -144,6 +149,7 @@ fn work(shared: &Shared) {
         if catch_unwind(AssertUnwindSafe(task)).is_err() {
             error!("twig: a pool task panicked");
         }
+        lock(&shared.queue).idle += 1;
     }
 }
 

@@ -119,7 +119,10 @@ fn frame_and_reply<S>(
                     // Its own code fed its machine (the common case skips
                     // the look).
                     let state = &ctx.core.conns[key].state;
-                    if matches!(state.input, Input::Paused | Input::Awaiting) {
+                    if matches!(
+                        state.input,
+                        Input::Paused | Input::Awaiting | Input::AwaitingPaused
+                    ) {
                         // Paused by its own reply, or waiting for the work
                         // it offloaded: the rest waits, in order.
                         return (consumed, answered, Ending::Backpressure);

@@ -78,9 +78,11 @@ pub struct Core<S> {
     pub(crate) handle: Handle<S>,
     /// The offload pool, started by the first offloaded job.
     pub(crate) pool: Option<Pool>,
-    /// Offloaded jobs whose result has not come back yet: a graceful stop
-    /// waits for them (up to the drain deadline).
-    pub(crate) jobs_in_flight: usize,
+    /// Detached jobs ([`Core::offload_detached`]) whose result has not come
+    /// back yet: a graceful stop waits for them (up to the drain deadline).
+    /// A connection's jobs need no count: their connection keeps the loop
+    /// running.
+    pub(crate) detached_in_flight: usize,
     /// The running callback's reply: written to its socket when the
     /// callback returns; empty between callbacks.
     pub(crate) reply: Vec<u8>,
@@ -157,7 +159,7 @@ impl<S> Core<S> {
             dispatched_moved: false,
             handle,
             pool: None,
-            jobs_in_flight: 0,
+            detached_in_flight: 0,
             reply: Vec::new(),
             new_protocols: Vec::new(),
             in_turn: false,

@@ -259,9 +259,9 @@ impl<S: 'static> Server<S> {
     /// True once the server has stopped and every connection is gone.
     pub fn is_finished(&self) -> bool {
         let core = &self.core;
-        // Offloaded jobs are waited for too, until the drain deadline.
+        // Detached offloaded jobs are waited for too, until the drain deadline.
         let jobs_done =
-            core.jobs_in_flight == 0 || self.drain_deadline.is_some_and(|t| t <= core.now);
+            core.detached_in_flight == 0 || self.drain_deadline.is_some_and(|t| t <= core.now);
         core.stopping && core.conns.is_empty() && jobs_done
     }
 

@@ -59,9 +59,12 @@ pub enum Event {
     },
     /// A hook (`on_open`, `on_drained`) returned, and what it wrote went out.
     HookDone(Wrote),
-    /// An offloaded job's result was handed to its callback, and what the
-    /// callback wrote went out.
-    JobDone(Wrote),
+    /// An offloaded job's result is back, to be handed to its callback:
+    /// what waited behind it may be answered.
+    JobDone,
+    /// A callback outside the frame/reply loop (an offloaded result's)
+    /// returned, and what it wrote went out.
+    Delivered(Wrote),
     /// `on_eof` returned, and what it wrote went out.
     EofHandled {
         /// It returned `After::KeepOpen`: stay half-closed.

@@ -110,16 +110,21 @@ fn apply(mut s: State, event: Event) -> State {
             }
             s = wrote(s, w);
         }
-        Event::JobDone(w) => {
-            s = wrote(s, w);
-            if s.input == Input::Awaiting {
-                s.input = Input::Unanswered; // answer what waited behind it
+        Event::JobDone => {
+            let back = match s.input {
+                Input::Awaiting => Some(Input::Unanswered), // answer what waited
+                Input::AwaitingPaused => Some(Input::Paused),
+                _ => None,
+            };
+            if let Some(input) = back {
+                s.input = input;
                 if s.ready.read == ReadEdge::HupDrained {
                     // The FIN came while it waited: no new edge will say so.
                     s.ready.read = ReadEdge::Hup;
                 }
             }
         }
+        Event::Delivered(w) => s = wrote(s, w),
         Event::EofHandled {
             keep_open,
             wrote: w,
@@ -139,7 +144,7 @@ fn apply(mut s: State, event: Event) -> State {
             s.ready.read = match s.input {
                 // Waiting for a result, the peer only half-closed: the EOF is
                 // read (and answered) once the result is back.
-                Input::Awaiting => ReadEdge::HupDrained,
+                Input::Awaiting | Input::AwaitingPaused => ReadEdge::HupDrained,
                 _ => ReadEdge::Drained,
             }
         }
@@ -197,8 +202,10 @@ fn command_(mut s: State, command: Command) -> State {
             }
         }
         Command::Pause => {
-            if matches!(s.input, Input::Reading | Input::Unanswered) {
-                s.input = Input::Paused;
+            s.input = match s.input {
+                Input::Reading | Input::Unanswered => Input::Paused,
+                Input::Awaiting => Input::AwaitingPaused,
+                other => other,
             }
         }
         Command::Await => {
@@ -207,8 +214,10 @@ fn command_(mut s: State, command: Command) -> State {
             }
         }
         Command::Resume => {
-            if s.input == Input::Paused {
-                s.input = Input::Unanswered; // answer what waits first
+            s.input = match s.input {
+                Input::Paused => Input::Unanswered, // answer what waits first
+                Input::AwaitingPaused => Input::Awaiting,
+                other => other,
             }
         }
         Command::ShutWrite => {
@@ -350,10 +359,14 @@ fn decide(s: &State) -> Action {
                 // The peer hung up while its result is awaited: a reset ends
                 // the connection now (the result is then dropped); a
                 // half-close waits for the result.
-                Input::Awaiting if s.ready.read == ReadEdge::Hup => Action::CheckError,
-                Input::Reading | Input::HalfClosed | Input::Paused | Input::Awaiting => {
-                    Action::Wait
+                Input::Awaiting | Input::AwaitingPaused if s.ready.read == ReadEdge::Hup => {
+                    Action::CheckError
                 }
+                Input::Reading
+                | Input::HalfClosed
+                | Input::Paused
+                | Input::Awaiting
+                | Input::AwaitingPaused => Action::Wait,
             }
         }
     }

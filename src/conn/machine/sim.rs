@@ -173,7 +173,7 @@ impl World {
                 5 => Command::Await,
                 _ => Command::Stop,
             }),
-            10 => Event::JobDone(Wrote::Nothing), // an offloaded result is back
+            10 => Event::JobDone, // an offloaded result is back
             9 => Event::Ready {
                 read: true,
                 write: true,
@@ -222,7 +222,7 @@ fn run(start: State, choices: &[u8]) {
     world.peer_eof = true;
     let mut pending = vec![
         Event::Command(Command::Close),
-        Event::JobDone(Wrote::Nothing),
+        Event::JobDone,
         Event::Command(Command::Resume),
         Event::Ready {
             read: true,

@@ -28,6 +28,7 @@ fn states() -> Vec<State> {
         Input::Eof,
         Input::HalfClosed,
         Input::Awaiting,
+        Input::AwaitingPaused,
     ];
     let outputs = [
         Output::Idle,
@@ -86,6 +87,7 @@ fn events() -> Vec<Event> {
     ];
     let mut all = vec![
         Event::Poke,
+        Event::JobDone,
         Event::Read { short: true },
         Event::Read { short: false },
         Event::ReadEof,
@@ -113,7 +115,7 @@ fn events() -> Vec<Event> {
     }
     for wrote in wrotes {
         all.push(Event::HookDone(wrote));
-        all.push(Event::JobDone(wrote));
+        all.push(Event::Delivered(wrote));
         for keep_open in [false, true] {
             all.push(Event::EofHandled { keep_open, wrote });
         }
