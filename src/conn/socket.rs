@@ -64,6 +64,7 @@ pub(crate) enum WriteOutcome {
 
 /// One `read(2)` into `buf` (never empty: a 0-byte read would look like
 /// EOF). Retries `EINTR`.
+#[inline(always)]
 pub(crate) fn read(
     socket: &mut Transport,
     id: ConnId,
@@ -106,6 +107,7 @@ pub(crate) fn read(
 
 /// Writes `bytes` until done or the socket is full. Returns how many were
 /// written, and what stopped it.
+#[inline(always)]
 pub(crate) fn write(
     socket: &mut Transport,
     id: ConnId,

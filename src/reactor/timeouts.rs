@@ -55,6 +55,7 @@ fn due(config: &Config, conn: &Connection) -> Option<(Instant, CloseReason)> {
 /// the kind of timeout stays the same, the armed deadline is no later than
 /// the real one (its clocks only move forward), and when it fires the real
 /// one is checked and re-armed.
+#[inline(always)]
 pub(crate) fn arm<S>(core: &mut Core<S>, key: usize) {
     let conn = &mut core.conns[key];
     let timing = machine::timeout(&conn.state);
