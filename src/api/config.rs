@@ -47,6 +47,7 @@ pub enum AtCapacity {
 /// | [`drain_timeout`](Config::drain_timeout) | 10 s | a stop that never finishes |
 /// | [`accept_backoff`](Config::accept_backoff) | 100 ms | a loop spinning on `EMFILE` |
 /// | [`slow_callback`](Config::slow_callback) | 100 ms | (only a warning: blocking callbacks cannot be preempted) |
+/// | [`workers`](Config::workers) | 1 | (event loops, each on its own thread, sharing the port: see [`Workers`](crate::Workers)) |
 ///
 /// Fixed in the code, not configurable:
 ///
@@ -116,6 +117,13 @@ pub struct Config {
     /// 100 ms): blocking the loop stalls every client. `None` skips the
     /// measurement (one clock read per callback).
     pub slow_callback: Option<Duration>,
+    /// Event loops the server runs (default 1), each on its own thread with
+    /// its own poll, connections, state and listening socket on the shared
+    /// port: see [`Workers`](crate::Workers). Only
+    /// [`Builder::build_workers`] runs more than one;
+    /// [`Builder::build`] refuses more. [`max_connections`](Config::max_connections)
+    /// bounds all the loops together.
+    pub workers: usize,
 }
 
 impl Default for Config {
@@ -137,6 +145,7 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(10),
             accept_backoff: Duration::from_millis(100),
             slow_callback: Some(Duration::from_millis(100)),
+            workers: 1,
         }
     }
 }
@@ -203,6 +212,9 @@ impl Builder {
         accept_backoff: Duration;
         /// Sets [`Config::slow_callback`].
         slow_callback: Option<Duration>;
+        /// Sets [`Config::workers`]: how many loops
+        /// [`build_workers`](Builder::build_workers) starts.
+        workers: usize;
     }
 
     /// Reads the timeouts an operator may tune without recompiling, as whole
@@ -246,6 +258,7 @@ pub(crate) fn validated(builder: Builder) -> io::Result<Config> {
         ("read_buffer_size", c.read_buffer_size),
         ("io_budget", c.io_budget),
         ("accept_budget", c.accept_budget),
+        ("workers", c.workers),
     ] {
         if value == 0 {
             return Err(io::Error::new(

@@ -1,5 +1,6 @@
 //! Counters the loop keeps anyway, readable from callbacks and returned by
-//! [`Server::run`](crate::Server::run); they add up (`+=`, `+`, `sum()`).
+//! [`Server::run`](crate::Server::run); they add up (`+=`, `+`, `sum()`), as
+//! the loops of a [`Workers`](crate::Workers) group do in [`WorkerStats`].
 
 use std::fmt;
 use std::iter::Sum;
@@ -57,6 +58,24 @@ impl Stats {
     /// Connections closed for any reason.
     pub fn closed_total(&self) -> u64 {
         self.closed_by.iter().sum()
+    }
+}
+
+/// What [`Workers::run`](crate::Workers::run) returns: each loop's
+/// counters, and their sum.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Each loop's counters, by loop index.
+    pub per_loop: Vec<Stats>,
+    /// Every loop's counters summed.
+    pub total: Stats,
+}
+
+impl WorkerStats {
+    /// The loops' counters and their sum.
+    pub(crate) fn of(per_loop: Vec<Stats>) -> WorkerStats {
+        let total = per_loop.iter().sum();
+        WorkerStats { per_loop, total }
     }
 }
 
