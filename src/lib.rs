@@ -55,8 +55,8 @@
 //! New to event loops? The [`guide`] maps the lesson's blocking Python server
 //! onto this loop, syscall by syscall, in seven short chapters. Writing a
 //! protocol? The [`cookbook`] walks through framing, replies, shared state,
-//! talking to other connections, timers and outbound connections, using the
-//! examples.
+//! talking to other connections, timers, outbound connections and several
+//! loops, using the examples.
 //!
 //! One thread owns a `mio::Poll` (`epoll` on Linux), the listening sockets,
 //! every connection (in a [`slab`]), every timer, and your application state
