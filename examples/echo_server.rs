@@ -2,8 +2,9 @@
 //! connection. A client that sends faster than it reads is slowed down
 //! (the server stops reading), not buffered without bound.
 //!
-//! Run: `cargo run --example echo_server [ADDR]` (default `0.0.0.0:7000`),
-//! then `nc 127.0.0.1 7000` and type.
+//! Run: `cargo run --example echo_server [ADDR] [--workers N]` (default
+//! `0.0.0.0:7000`, one loop), then `nc 127.0.0.1 7000` and type. With
+//! `--workers N`, N loops on N threads share the port (`SO_REUSEPORT`).
 
 use log::info;
 use twig::{After, Ctx, Frame, Protocol, Server};
@@ -32,24 +33,56 @@ fn main() {
         .env()
         .init()
         .expect("the first logger");
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "0.0.0.0:7000".into());
-    if let Err(e) = serve(&addr) {
+    let served = args("0.0.0.0:7000").and_then(|(addr, workers)| serve(&addr, workers));
+    if let Err(e) = served {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
     }
 }
 
-fn serve(addr: &str) -> std::io::Result<()> {
-    let mut server = Server::builder().timeouts_from_env().build(())?;
+/// `[ADDR] [--workers N]`: the address (else `default`) and the number of
+/// loops (default 1).
+fn args(default: &str) -> std::io::Result<(String, usize)> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    let (mut addr, mut workers) = (None, 1);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--workers" {
+            let n = args.next().and_then(|n| n.parse().ok());
+            workers = n.ok_or_else(|| bad("--workers needs a number".into()))?;
+        } else if addr.is_none() {
+            addr = Some(arg);
+        } else {
+            return Err(bad(format!("unexpected argument {arg:?}")));
+        }
+    }
+    Ok((addr.unwrap_or_else(|| default.into()), workers))
+}
+
+/// With `workers` 1, exactly a single `Server` on this thread; with more,
+/// that many loops on their own threads, sharing the port.
+fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
+    let mut server = Server::builder()
+        .timeouts_from_env()
+        .workers(workers)
+        .build_workers(|_| ())?;
     let bound = server.listen(addr, || Echo)?;
     server.stop_on_signals()?;
+    let loops = if workers > 1 {
+        format!(" ({workers} loops)")
+    } else {
+        String::new()
+    };
     info!(
-        "echoing on {bound}; try: nc {} {}",
+        "echoing on {bound}; try: nc {} {}{loops}",
         bound.ip(),
         bound.port()
     );
-    server.run()?;
+    let stats = server.run()?;
+    if workers > 1 {
+        for (index, stats) in stats.per_loop.iter().enumerate() {
+            info!("loop {index}: {stats}");
+        }
+    }
     Ok(())
 }

@@ -2,9 +2,12 @@
 //! the POST body, the request's headers, and an HTML page for a browser.
 //! Keep-alive, pipelining, chunked uploads and `Expect: 100-continue` work.
 //!
-//! Run: `cargo run --example http_server [ADDR]` (default `0.0.0.0:8080`),
-//! then `curl http://127.0.0.1:8080/`, `curl --data-binary hi
-//! http://127.0.0.1:8080/echo`, or open `http://127.0.0.1:8080/index.html`.
+//! Run: `cargo run --example http_server [ADDR] [--workers N]` (default
+//! `0.0.0.0:8080`, one loop), then `curl http://127.0.0.1:8080/`, `curl
+//! --data-binary hi http://127.0.0.1:8080/echo`, or open
+//! `http://127.0.0.1:8080/index.html`. With `--workers N`, N loops share the
+//! port, and each counts its own visitors: state is per loop (see
+//! `counter_workers.rs` for a count across loops).
 
 use std::io::Write;
 use std::time::Duration;
@@ -13,7 +16,8 @@ use log::info;
 use twig::http::{Http, Limits, Router};
 use twig::{Ctx, Server};
 
-/// The app. The shared state is a `u64`: requests served to `/index.html`.
+/// The app. The shared state is a `u64`: requests served to `/index.html`
+/// (by this loop).
 pub fn router() -> Router<u64> {
     Router::new()
         .get("/", |_, res, _| res.text("Hello from twig!\n"))
@@ -50,27 +54,50 @@ fn main() {
         .env()
         .init()
         .expect("the first logger");
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "0.0.0.0:8080".into());
-    if let Err(e) = serve(&addr) {
+    let served = args("0.0.0.0:8080").and_then(|(addr, workers)| serve(&addr, workers));
+    if let Err(e) = served {
         eprintln!("http_server: {e}");
         std::process::exit(1);
     }
 }
 
-fn serve(addr: &str) -> std::io::Result<()> {
+/// `[ADDR] [--workers N]`: the address (else `default`) and the number of
+/// loops (default 1).
+fn args(default: &str) -> std::io::Result<(String, usize)> {
+    let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
+    let (mut addr, mut workers) = (None, 1);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--workers" {
+            let n = args.next().and_then(|n| n.parse().ok());
+            workers = n.ok_or_else(|| bad("--workers needs a number".into()))?;
+        } else if addr.is_none() {
+            addr = Some(arg);
+        } else {
+            return Err(bad(format!("unexpected argument {arg:?}")));
+        }
+    }
+    Ok((addr.unwrap_or_else(|| default.into()), workers))
+}
+
+fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
     let limits = Limits::default();
     let mut server = Server::builder()
         .request_timeout(Some(Duration::from_secs(10))) // a request must finish in 10 s
         .idle_timeout(Some(Duration::from_secs(60))) // keep-alive connections idle for 60 s
         .max_request_size(limits.max_head + limits.max_body + 64 * 1024) // + chunk framing
         .timeouts_from_env()
-        .build(0u64)?;
+        .workers(workers)
+        .build_workers(|_| 0u64)?; // each loop counts its own visitors
     let app = router();
     let bound = server.listen(addr, move || Http::new(app.clone()).limits(limits))?;
     server.stop_on_signals()?;
     info!("serving HTTP on {bound}; try: curl http://{bound}/");
-    server.run()?;
+    let stats = server.run()?;
+    if workers > 1 {
+        for (index, stats) in stats.per_loop.iter().enumerate() {
+            info!("loop {index}: {stats}");
+        }
+    }
     Ok(())
 }

@@ -8,8 +8,8 @@
 //! - `/block?ms=N` sleeps N ms on the pool (a blocking call: nobody waits
 //!   but the client who asked); `503` when the pool and its queue are full.
 //!
-//! Run: `cargo run --example work_server [ADDR] [--pool N] [--inline]`
-//! (default `0.0.0.0:8090`, pool of 8), then `curl
+//! Run: `cargo run --example work_server [ADDR] [--workers N] [--pool N]
+//! [--inline]` (default `0.0.0.0:8090`, one loop, pool of 8 per loop), then `curl
 //! http://127.0.0.1:8090/block?ms=500`. `--inline` makes `/block` sleep on
 //! the loop thread instead: the mistake the pool exists for, kept so the
 //! bench can show what it costs everyone else.
@@ -98,7 +98,7 @@ fn main() {
         .expect("the first logger");
     let mut args = std::env::args().skip(1);
     let mut addr = "0.0.0.0:8090".to_string();
-    let mut pool = 8;
+    let (mut pool, mut workers) = (8, 1);
     let mut inline = false;
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
@@ -106,7 +106,7 @@ fn main() {
                 inline = true;
                 continue;
             }
-            "--pool" => args.next().and_then(|v| v.parse().ok()).filter(|&n| n > 0),
+            "--pool" | "--workers" => args.next().and_then(|v| v.parse().ok()).filter(|&n| n > 0),
             _ if !arg.starts_with("--") => {
                 addr = arg;
                 continue;
@@ -115,28 +115,33 @@ fn main() {
         };
         match (arg.as_str(), value) {
             ("--pool", Some(n)) => pool = n,
+            ("--workers", Some(n)) => workers = n,
             _ => {
-                eprintln!("usage: work_server [ADDR] [--pool N] [--inline]  (N ≥ 1)");
+                eprintln!("usage: work_server [ADDR] [--workers N] [--pool N] [--inline]  (N ≥ 1)");
                 std::process::exit(2);
             }
         }
     }
-    if let Err(e) = serve(&addr, pool, inline) {
+    if let Err(e) = serve(&addr, workers, pool, inline) {
         eprintln!("work_server: {e}");
         std::process::exit(1);
     }
 }
 
-fn serve(addr: &str, pool: usize, inline: bool) -> std::io::Result<()> {
+fn serve(addr: &str, workers: usize, pool: usize, inline: bool) -> std::io::Result<()> {
     let mut server = Server::builder()
-        .offload_threads(pool)
+        .offload_threads(pool) // each loop has its own pool
         .offload_queue(pool) // as many waiting as running, then 503
         .timeouts_from_env()
-        .build(())?;
+        .workers(workers)
+        .build_workers(|_| ())?;
     let app = if inline { blocking_router() } else { router() };
     let bound = server.listen(addr, move || Http::new(app.clone()))?;
     server.stop_on_signals()?;
-    info!("serving work on {bound}; try: curl http://{bound}/block?ms=500 (pool of {pool})");
+    info!(
+        "serving work on {bound}; try: curl http://{bound}/block?ms=500 \
+         ({workers} loop(s), pool of {pool} each)"
+    );
     server.run()?;
     Ok(())
 }

@@ -162,7 +162,44 @@
 //! [`Core::shutdown_write`](crate::Core::shutdown_write), so the answer
 //! still flows back the other way.
 //!
-//! # 7. Checklist
+//! # 7. More cores: state per loop, shared through messages
+//! [`Workers`](crate::Workers) runs several loops on one port, each on its
+//! own thread (`echo_server` and `http_server` take `--workers N`). The
+//! protocol code does not change, but the meaning of `S` does: each loop
+//! owns its own, made by `make_state(index)`. `http_server.rs` counts
+//! visitors per loop. A value that must span the loops lives on one of
+//! them, and the others send it messages: `counter_workers.rs` keeps its
+//! total on loop 0, and each hit is a closure posted there through loop 0's
+//! [`Handle`](crate::Handle), which answers through the client's own loop:
+//!
+//! ```
+//! # use twig::{After, Ctx, Frame, Handle, Protocol, framing};
+//! # struct Hits;
+//! struct Loop {
+//!     index: usize,
+//!     total: u64,               // counted on loop 0 only
+//!     loops: Vec<Handle<Loop>>, // every loop's handle (from `Workers::handles`)
+//! }
+//! # impl Protocol<Loop> for Hits {
+//! #     fn frame(&mut self, input: &[u8]) -> Frame { framing::line(input) }
+//! fn reply(&mut self, _line: &[u8], ctx: &mut Ctx<Loop>) -> After {
+//!     let (client, here) = (ctx.id(), ctx.state().index);
+//!     let back = ctx.state().loops[here].clone();
+//!     ctx.state().loops[0].post(move |core| {
+//!         core.state().total += 1;
+//!         let answer = format!("hit {}\n", core.state().total);
+//!         back.send(client, answer.into_bytes()); // back to the client's loop
+//!     });
+//!     After::KeepOpen
+//! }
+//! # }
+//! ```
+//!
+//! No lock is taken on any loop, and the total is one sequence. (A channel
+//! to a thread of your own works as well; a `Mutex` in `S` works too, but
+//! then every loop waits on it.)
+//!
+//! # 8. Checklist
 //! - Never block in a callback: it stalls every client (twig warns past
 //!   [`Config::slow_callback`](crate::Config::slow_callback)).
 //! - `frame` must accept any split of the bytes: test it by feeding one byte

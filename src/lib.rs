@@ -55,8 +55,8 @@
 //! New to event loops? The [`guide`] maps the lesson's blocking Python server
 //! onto this loop, syscall by syscall, in seven short chapters. Writing a
 //! protocol? The [`cookbook`] walks through framing, replies, shared state,
-//! talking to other connections, timers and outbound connections, using the
-//! examples.
+//! talking to other connections, timers, outbound connections and several
+//! loops, using the examples.
 //!
 //! One thread owns a `mio::Poll` (`epoll` on Linux), the listening sockets,
 //! every connection (in a [`slab`]), every timer, and your application state
@@ -129,6 +129,21 @@
 //!    is left after [`Config::drain_timeout`]. Then `run` returns the
 //!    [`Stats`] and logs them as one line.
 //!
+//! # More cores: N loops, state per loop
+//! One loop uses one core. [`Builder::workers`]`(n)` with
+//! [`Builder::build_workers`] runs n independent loops in one process
+//! ([`Workers`]), shared-nothing like nginx's workers: each has its own
+//! thread, poll, connections, timers and listening socket on the same port
+//! (`SO_REUSEPORT`; the kernel spreads new clients over them). **Application
+//! state is per loop**: each loop owns its own `S` and gets it as `&mut S`,
+//! still without locks, so state that must span loops travels as messages —
+//! post to another loop through its [`Handle`] ([`Workers::handles`]), as
+//! `examples/counter_workers.rs` does to keep one count across loops. One
+//! stop (any loop's handle, [`Core::stop`], a signal) stops every loop;
+//! [`Config::max_connections`] bounds them all together; [`Workers::run`]
+//! returns each loop's [`Stats`] and their sum. With one loop (the
+//! default) it is exactly a [`Server`] on the calling thread.
+//!
 //! # Limits
 //! Every limit has a safe default and a builder setter (the table of every
 //! default is on [`Config`]): connections
@@ -157,11 +172,12 @@ pub use crate::api::config::{AtCapacity, Builder, Config};
 pub use crate::api::ctx::Ctx;
 pub use crate::api::handle::Handle;
 pub use crate::api::protocol::{After, Frame, Protocol, Violation};
-pub use crate::api::stats::Stats;
+pub use crate::api::stats::{Stats, WorkerStats};
 pub use crate::api::turn::{Turn, WakeReason};
 pub use crate::conn::close::CloseReason;
 pub use crate::conn::id::ConnId;
 pub use crate::offload::OffloadError;
 pub use crate::reactor::core::{Core, SendError};
 pub use crate::reactor::server::Server;
+pub use crate::reactor::workers::Workers;
 pub use crate::time::timers::TimerId;

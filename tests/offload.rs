@@ -299,7 +299,7 @@ fn threads_of(pid: u32) -> usize {
 
 #[test]
 fn no_pool_thread_starts_until_work_is_offloaded() {
-    let mut proc = Proc::spawn_args("work_server", &["--pool", "2"], &[]);
+    let mut proc = Proc::spawn_args("work_server", &["127.0.0.1:0", "--pool", "2"], &[]);
     let addr = proc.bound_addr("serving work on ");
     let mut conn = Conn::open(addr);
     assert_eq!(conn.send(&get("/")).reply().text(), "Yes");
@@ -314,7 +314,7 @@ fn no_pool_thread_starts_until_work_is_offloaded() {
 
 #[test]
 fn sigterm_while_jobs_run_sends_their_replies_then_exits_cleanly() {
-    let mut proc = Proc::spawn_args("work_server", &[], &[]);
+    let mut proc = Proc::spawn_args("work_server", &["127.0.0.1:0"], &[]);
     let addr = proc.bound_addr("serving work on ");
     let mut conns: Vec<Conn> = (0..3).map(|_| Conn::open(addr)).collect();
     for conn in &mut conns {

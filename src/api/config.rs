@@ -49,6 +49,7 @@ pub enum AtCapacity {
 /// | [`slow_callback`](Config::slow_callback) | 100 ms | (only a warning: blocking callbacks cannot be preempted) |
 /// | [`offload_threads`](Config::offload_threads) | 8 | (most threads running offloaded jobs; none start until the first job) |
 /// | [`offload_queue`](Config::offload_queue) | 64 | offloaded jobs piling up without bound (past it, `offload` says `Full`) |
+/// | [`workers`](Config::workers) | 1 | (event loops, each on its own thread, sharing the port: see [`Workers`](crate::Workers)) |
 ///
 /// Fixed in the code, not configurable:
 ///
@@ -126,6 +127,13 @@ pub struct Config {
     /// [`Ctx::offload`](crate::Ctx::offload) returns
     /// [`OffloadError::Full`](crate::OffloadError::Full) at once.
     pub offload_queue: usize,
+    /// Event loops the server runs (default 1), each on its own thread with
+    /// its own poll, connections, state and listening socket on the shared
+    /// port: see [`Workers`](crate::Workers). Only
+    /// [`Builder::build_workers`] runs more than one;
+    /// [`Builder::build`] refuses more. [`max_connections`](Config::max_connections)
+    /// bounds all the loops together.
+    pub workers: usize,
 }
 
 impl Default for Config {
@@ -149,6 +157,7 @@ impl Default for Config {
             slow_callback: Some(Duration::from_millis(100)),
             offload_threads: 8,
             offload_queue: 64,
+            workers: 1,
         }
     }
 }
@@ -219,6 +228,9 @@ impl Builder {
         offload_threads: usize;
         /// Sets [`Config::offload_queue`].
         offload_queue: usize;
+        /// Sets [`Config::workers`]: how many loops
+        /// [`build_workers`](Builder::build_workers) starts.
+        workers: usize;
     }
 
     /// Reads the timeouts an operator may tune without recompiling, as whole
@@ -263,6 +275,7 @@ pub(crate) fn validated(builder: Builder) -> io::Result<Config> {
         ("io_budget", c.io_budget),
         ("accept_budget", c.accept_budget),
         ("offload_threads", c.offload_threads),
+        ("workers", c.workers),
     ] {
         if value == 0 {
             return Err(io::Error::new(

@@ -1,7 +1,10 @@
 //! Counters the loop keeps anyway, readable from callbacks and returned by
-//! [`Server::run`](crate::Server::run).
+//! [`Server::run`](crate::Server::run); they add up (`+=`, `+`, `sum()`), as
+//! the loops of a [`Workers`](crate::Workers) group do in [`WorkerStats`].
 
 use std::fmt;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign};
 
 use crate::conn::close::CloseReason;
 
@@ -66,6 +69,88 @@ impl Stats {
     }
 }
 
+/// What [`Workers::run`](crate::Workers::run) returns: each loop's
+/// counters, and their sum.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Each loop's counters, by loop index.
+    pub per_loop: Vec<Stats>,
+    /// Every loop's counters summed.
+    pub total: Stats,
+}
+
+impl WorkerStats {
+    /// The loops' counters and their sum.
+    pub(crate) fn of(per_loop: Vec<Stats>) -> WorkerStats {
+        let total = per_loop.iter().sum();
+        WorkerStats { per_loop, total }
+    }
+}
+
+impl AddAssign<&Stats> for Stats {
+    /// Adds every counter of `other` (the stats of several servers, say).
+    fn add_assign(&mut self, other: &Stats) {
+        // Destructured, so a new counter cannot be forgotten here.
+        let Stats {
+            accepted,
+            connected,
+            active,
+            refused,
+            capacity_reached,
+            accept_errors,
+            closed_by,
+            requests,
+            bytes_in,
+            bytes_out,
+            turns,
+            events,
+            stale_events,
+            timers_fired,
+            dropped_commands,
+            offloaded,
+            offload_refused,
+            results_dropped,
+        } = other;
+        self.accepted += accepted;
+        self.connected += connected;
+        self.active += active;
+        self.refused += refused;
+        self.capacity_reached += capacity_reached;
+        self.accept_errors += accept_errors;
+        for (sum, n) in self.closed_by.iter_mut().zip(closed_by) {
+            *sum += n;
+        }
+        self.requests += requests;
+        self.bytes_in += bytes_in;
+        self.bytes_out += bytes_out;
+        self.turns += turns;
+        self.events += events;
+        self.stale_events += stale_events;
+        self.timers_fired += timers_fired;
+        self.dropped_commands += dropped_commands;
+        self.offloaded += offloaded;
+        self.offload_refused += offload_refused;
+        self.results_dropped += results_dropped;
+    }
+}
+
+impl Add<&Stats> for Stats {
+    type Output = Stats;
+
+    /// Every counter of both.
+    fn add(mut self, other: &Stats) -> Stats {
+        self += other;
+        self
+    }
+}
+
+impl<'a> Sum<&'a Stats> for Stats {
+    /// Every counter summed (`per_loop.iter().sum()`).
+    fn sum<I: Iterator<Item = &'a Stats>>(iter: I) -> Stats {
+        iter.fold(Stats::default(), Add::add)
+    }
+}
+
 impl fmt::Display for Stats {
     /// One summary line, as logged at shutdown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -102,5 +187,41 @@ impl fmt::Display for Stats {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_add_up_counter_by_counter() {
+        let mut a = Stats {
+            accepted: 3,
+            requests: 10,
+            bytes_in: 100,
+            ..Stats::default()
+        };
+        a.closed_by[CloseReason::Eof.index()] = 2;
+        let mut b = Stats {
+            accepted: 4,
+            active: 1,
+            turns: 7,
+            ..Stats::default()
+        };
+        b.closed_by[CloseReason::Eof.index()] = 1;
+        b.closed_by[CloseReason::IdleTimeout.index()] = 5;
+        let total: Stats = [a.clone(), b.clone()].iter().sum();
+        assert_eq!(total.accepted, 7);
+        assert_eq!(total.active, 1);
+        assert_eq!(total.requests, 10);
+        assert_eq!(total.bytes_in, 100);
+        assert_eq!(total.turns, 7);
+        assert_eq!(total.closed(CloseReason::Eof), 3);
+        assert_eq!(total.closed(CloseReason::IdleTimeout), 5);
+        assert_eq!(total, a.clone() + &b);
+        a += &b;
+        assert_eq!(total, a);
+        assert_eq!([].iter().sum::<Stats>(), Stats::default());
     }
 }

@@ -12,13 +12,18 @@ use crate::api::protocol::Protocol;
 use crate::conn::machine::{Event, State};
 use crate::reactor::core::Core;
 use crate::reactor::drive::drive;
+use crate::reactor::group::Member;
 use crate::reactor::protocols::Protocols;
 
 /// Creates a non-blocking listening socket: `socket`, `SO_REUSEADDR` (so a
 /// restarted server can bind while old connections sit in TIME_WAIT), `bind`,
 /// `listen(backlog)`. Through socket2 because mio's own `bind` fixes the
 /// backlog at 128, too short for the "wait in the backlog" policy.
-pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+///
+/// With `reuse_port`, also `SO_REUSEPORT`: every loop of a
+/// [`Workers`](crate::Workers) group binds its own socket on the same port,
+/// and the kernel spreads new clients over them.
+pub(crate) fn bind(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
     use socket2::{Domain, Protocol as IpProtocol, Socket, Type};
     let socket = Socket::new(
         Domain::for_address(addr),
@@ -26,6 +31,9 @@ pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
         Some(IpProtocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
@@ -69,16 +77,25 @@ pub(crate) enum AcceptStop {
 
 /// Accepts from one listener until `WouldBlock`, the budget, the connection
 /// limit, or resource exhaustion; each new connection is registered,
-/// opened and driven.
+/// opened and driven. In a [`Workers`](crate::Workers) group (`group` is
+/// `Some`), the limit is the group's: each accept first reserves a slot.
+#[inline(never)] // once per connection: kept out of the turn's hot code
 pub(crate) fn accept_from<S>(
     listener: &mut Listener<S>,
     core: &mut Core<S>,
     protocols: &mut Protocols<S>,
     scratch: &mut [u8],
     quiet: &mut Quiet,
+    mut group: Option<&mut Member<S>>,
 ) -> AcceptStop {
+    if let Some(member) = group.as_deref_mut() {
+        member.sync(core.conns.len()); // count outbound ones opened since
+    }
     for _ in 0..core.config.accept_budget {
-        let full = core.conns.len() >= core.config.max_connections;
+        let full = match &group {
+            None => core.conns.len() >= core.config.max_connections,
+            Some(member) => !member.reserve(),
+        };
         if full && core.config.at_capacity == AtCapacity::Wait {
             if !quiet.full {
                 quiet.full = true;
@@ -95,6 +112,9 @@ pub(crate) fn accept_from<S>(
         #[cfg(not(feature = "fault-injection"))]
         let result = listener.socket.accept();
         trace!("{} accept() -> {}", listener.addr, Brief(&result));
+        if !full && let Some(member) = group.as_deref_mut() {
+            member.settle(result.is_ok()); // the reserved slot: taken or given back
+        }
         match result {
             Ok((stream, peer)) if full => {
                 core.stats.refused += 1;
@@ -106,6 +126,7 @@ pub(crate) fn accept_from<S>(
             }
             Ok((stream, peer)) => {
                 quiet.exhausted = false;
+                quiet.full = false; // (in a group, a slot may free on another loop)
                 add(listener, core, protocols, scratch, stream, peer)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

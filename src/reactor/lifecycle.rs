@@ -66,6 +66,9 @@ impl<S: 'static> Server<S> {
         let core = &mut self.core;
         if core.stop_requested && !core.stopping {
             core.stopping = true;
+            if let Some(member) = &self.group {
+                member.stop_others(); // one loop stopping stops the server
+            }
             self.drain_deadline = Some(core.now + core.config.drain_timeout);
             self.listener_ready = false;
             for mut listener in self.listeners.drain(..) {
@@ -163,6 +166,9 @@ impl<S: 'static> Server<S> {
             }
             self.quiet.full = false;
             self.accept_paused_until = None; // a descriptor is free again
+        }
+        if let Some(member) = &mut self.group {
+            member.sync(core.conns.len()); // the slots are free for every loop
         }
         let conns = &core.conns;
         core.deadlines

@@ -12,7 +12,10 @@
 //! - `timeouts.rs`: arming and firing connection deadlines;
 //! - `lifecycle.rs`: timers, posted jobs, signals, the graceful stop, reaping;
 //! - `core.rs` and `commands.rs`: the [`Core`](crate::Core) callbacks see;
-//! - `protocols.rs`: the protocol table.
+//! - `protocols.rs`: the protocol table;
+//! - `workers.rs`: [`Workers`](crate::Workers), N loops on one port;
+//!   `remote.rs`: each loop's thread; `group.rs`: the little the loops
+//!   share (the connection count, each other's handles).
 //!
 //! Imports point down: reactor → conn, time; the only circle is the user
 //! contract, `core.rs` ↔ `api/ctx.rs` ↔ `api/protocol.rs` (see
@@ -23,10 +26,13 @@ pub(crate) mod answer;
 pub(crate) mod commands;
 pub(crate) mod core;
 pub(crate) mod drive;
+pub(crate) mod group;
 pub(crate) mod hooks;
 pub(crate) mod lifecycle;
 pub(crate) mod protocols;
+pub(crate) mod remote;
 pub(crate) mod server;
 pub(crate) mod sleep;
 pub(crate) mod timeouts;
 pub(crate) mod turn;
+pub(crate) mod workers;

@@ -18,6 +18,7 @@ use crate::api::turn::Turn;
 use crate::conn::id as token;
 use crate::reactor::accept::{Listener, Quiet};
 use crate::reactor::core::Core;
+use crate::reactor::group::Member;
 use crate::reactor::protocols::Protocols;
 
 /// A single-threaded TCP server: one `epoll` instance, its listeners, and
@@ -78,6 +79,9 @@ pub struct Server<S> {
     pub(super) injected: Vec<crate::ConnId>,
     /// The last sleep computed for `poll`, reused while fresh.
     pub(super) sleep: Sleep,
+    /// This loop's place in a [`Workers`](crate::Workers) group; `None`
+    /// for a server of its own, which then shares nothing with any thread.
+    pub(super) group: Option<Member<S>>,
 }
 
 /// `poll`'s timeout until the nearest deadline, remembered: std's
@@ -112,7 +116,7 @@ impl<S: 'static> Server<S> {
         Builder::default().build(state)
     }
 
-    fn with_config(config: Config, state: S) -> io::Result<Server<S>> {
+    pub(super) fn with_config(config: Config, state: S) -> io::Result<Server<S>> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), token::WAKER)?;
         let registry = poll.registry().try_clone()?;
@@ -147,6 +151,7 @@ impl<S: 'static> Server<S> {
                 until: Duration::ZERO,
                 fresh_until: now,
             },
+            group: None,
         })
     }
 
@@ -160,24 +165,34 @@ impl<S: 'static> Server<S> {
     pub fn listen<P, F>(
         &mut self,
         addr: impl ToSocketAddrs + std::fmt::Display,
+        factory: F,
+    ) -> io::Result<SocketAddr>
+    where
+        P: Protocol<S> + 'static,
+        F: FnMut() -> P + 'static,
+    {
+        let context = |e: io::Error| listen_error(&addr, e);
+        let resolved = resolve(&addr)?;
+        let socket = crate::reactor::accept::bind(resolved, self.core.config.listen_backlog, false)
+            .map_err(context)?;
+        self.listen_on(socket, factory).map_err(context)
+    }
+
+    /// Serves each client accepted on `socket` (bound and listening) with a
+    /// fresh protocol value from `factory`; returns its address. How a
+    /// [`Workers`](crate::Workers) loop takes the socket bound for it.
+    pub(crate) fn listen_on<P, F>(
+        &mut self,
+        mut socket: mio::net::TcpListener,
         mut factory: F,
     ) -> io::Result<SocketAddr>
     where
         P: Protocol<S> + 'static,
         F: FnMut() -> P + 'static,
     {
-        let context =
-            |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
-        let resolved = addr
-            .to_socket_addrs()
-            .map_err(context)?
-            .next()
-            .ok_or_else(|| context(io::Error::new(io::ErrorKind::InvalidInput, "no address")))?;
         if self.listeners.len() >= token::MAX_LISTENERS {
-            return Err(context(io::Error::other("too many listeners")));
+            return Err(io::Error::other("too many listeners"));
         }
-        let mut socket = crate::reactor::accept::bind(resolved, self.core.config.listen_backlog)
-            .map_err(context)?;
         let bound = socket.local_addr()?;
         let index = self.listeners.len();
         let registered =
@@ -284,9 +299,37 @@ impl Builder {
     /// the application state every callback reaches as `&mut S`.
     ///
     /// # Errors
-    /// Fails if the OS cannot create the poll instance or waker, or if a
-    /// size limit is zero.
+    /// Fails if the OS cannot create the poll instance or waker, if a size
+    /// limit is zero, or if [`workers`](Builder::workers) asks for more than
+    /// one loop (that is [`build_workers`](Builder::build_workers)).
     pub fn build<S: 'static>(self, state: S) -> io::Result<Server<S>> {
-        Server::with_config(validated(self)?, state)
+        let config = validated(self)?;
+        if config.workers > 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "twig: workers({}) needs Builder::build_workers; build makes one loop",
+                    config.workers
+                ),
+            ));
+        }
+        Server::with_config(config, state)
     }
+}
+
+/// The first address `addr` resolves to.
+///
+/// # Errors
+/// A one-line error naming `addr` if it does not resolve.
+pub(crate) fn resolve(addr: &(impl ToSocketAddrs + std::fmt::Display)) -> io::Result<SocketAddr> {
+    let context = |e: io::Error| listen_error(addr, e);
+    addr.to_socket_addrs()
+        .map_err(context)?
+        .next()
+        .ok_or_else(|| context(io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+}
+
+/// `e`, as a one-line error naming the address that cannot be listened on.
+pub(crate) fn listen_error(addr: &impl std::fmt::Display, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
 }

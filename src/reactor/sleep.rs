@@ -70,8 +70,11 @@ impl<S: 'static> Server<S> {
             return false;
         }
         let core = &self.core;
-        let room = core.conns.len() < core.config.max_connections
-            || core.config.at_capacity == crate::AtCapacity::Refuse;
+        let under_limit = match &self.group {
+            None => core.conns.len() < core.config.max_connections,
+            Some(member) => member.has_room(), // the limit is the group's
+        };
+        let room = under_limit || core.config.at_capacity == crate::AtCapacity::Refuse;
         let paused = self.accept_paused_until.is_some_and(|t| t > core.now);
         !core.stopping && room && !paused
     }

@@ -189,6 +189,7 @@ impl<S: 'static> Server<S> {
                 protocols,
                 &mut self.scratch,
                 &mut self.quiet,
+                self.group.as_mut(),
             ) {
                 // Still readable: the next turn (timeout 0) goes on accepting.
                 AcceptStop::Idle | AcceptStop::Budget => {}

@@ -53,14 +53,13 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, envs: &[(&str, &str)]) -> Proc {
-        Proc::spawn_args(name, &[], envs)
+        Proc::spawn_args(name, &["127.0.0.1:0"], envs)
     }
 
-    /// As [`Proc::spawn`], with `args` after the address.
+    /// Spawns example `name` with command-line `args` (the address first).
     pub fn spawn_args(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Proc {
         let mut cmd = Command::new(example(name));
-        cmd.arg("127.0.0.1:0")
-            .args(args)
+        cmd.args(args)
             .env_remove("RUST_LOG")
             .env_remove("IDLE_TIMEOUT_SECS")
             .env_remove("REQUEST_TIMEOUT_SECS")
