@@ -3,10 +3,13 @@
 //! Its connection commands (send, close, pause, connect...) are in
 //! [`commands`](super::commands).
 //!
-//! `core.rs`, `api/ctx.rs` and `api/protocol.rs` import each other: the one
-//! circle in the crate, and the user contract itself. A protocol's hooks get
-//! a [`Ctx`](crate::Ctx), a `Ctx` is a window on the `Core`, and the `Core`
-//! can open connections served by a protocol ([`Core::connect`]).
+//! `core.rs`, `api/ctx.rs`, `api/protocol.rs` and `api/handle.rs` import
+//! each other: the one circle in the crate, and the user contract itself. A
+//! protocol's hooks get a [`Ctx`](crate::Ctx), a `Ctx` is a window on the
+//! `Core`, and the `Core` can open connections served by a protocol
+//! ([`Core::connect`]); a [`Handle`](crate::Handle) posts closures that take
+//! the `Core`, and the `Core` hands out its handle (offloaded jobs post
+//! their results through it).
 
 use std::fmt;
 use std::time::{Duration, Instant};
