@@ -25,6 +25,7 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
+    #[inline(always)]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Tcp(socket) => socket.read(buf),
@@ -32,6 +33,7 @@ impl Transport {
         }
     }
 
+    #[inline(always)]
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match self {
             Transport::Tcp(socket) => socket.write(bytes),

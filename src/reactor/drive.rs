@@ -85,7 +85,7 @@ pub(crate) fn drive<S>(
                 core.mark_dirty(id); // fairness: go on next turn (no edge will come)
                 break;
             }
-            Action::Read => read_and_answer(core, protocols, scratch, key, &mut budget),
+            Action::Read => read_and_answer_cold(core, protocols, scratch, key, &mut budget),
             Action::Discard => {
                 match socket::read(&mut conn.socket, id, &mut conn.recorder, scratch) {
                     ReadOutcome::Data(n) => {
@@ -195,6 +195,19 @@ fn hook<S>(
         Some(((), wrote, _)) => Event::HookDone(wrote),
         None => Event::HookDone(Wrote::Nothing), // it panicked: closed already
     }
+}
+
+/// [`read_and_answer`] outside the request cycle: not inlined, so the
+/// general steps do not carry a second copy of the hot path.
+#[inline(never)]
+fn read_and_answer_cold<S>(
+    core: &mut Core<S>,
+    protocols: &mut Protocols<S>,
+    scratch: &mut [u8],
+    key: usize,
+    budget: &mut usize,
+) -> Event {
+    read_and_answer(core, protocols, scratch, key, budget)
 }
 
 /// [`Action::Read`]: one `read`, and what came answered at once, straight
