@@ -139,7 +139,7 @@ pub fn build_all(workspace: &Path, twig: &Path, target: &Path, release: &Path) -
             .args(["-p", "twig"])
             .args(["--example", "echo_server", "--example", "reply_server"])
             .args(["--example", "kv_server", "--example", "bare_reactor"])
-            .args(["--example", "http_server"])
+            .args(["--example", "http_server", "--example", "work_server"])
             .arg("--target-dir")
             .arg(target),
         "cargo build (twig examples)",
