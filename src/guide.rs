@@ -786,14 +786,24 @@
 //! ```
 //!
 //! **Many cores: N loops, not one loop with locks.** A loop is one thread,
-//! so it uses one core. To use more, twig runs several independent loops,
-//! each with its own thread, `epoll`, slab and listening socket, all bound to
+//! so it uses one core. To use more,
+//! [`Builder::workers(n)`](crate::Builder::workers) and
+//! [`build_workers`](crate::Builder::build_workers) run n independent loops
+//! ([`Workers`](crate::Workers), `src/reactor/workers.rs`), each with its own
+//! thread, `epoll`, slab, offload pool and listening socket, all bound to
 //! the same port with `SO_REUSEPORT`: the kernel spreads new connections
 //! across the listeners, and a connection stays on the loop that accepted it
 //! for its whole life. Nothing on the request path is shared, so nothing is
 //! locked: each loop's state `S` is its own (per loop, not per server), and
-//! loops talk through messages (a [`Handle`](crate::Handle) per loop), never
-//! through a mutex. That is nginx's, sozu's and may_minihttp's design; one
+//! loops talk through messages (a [`Handle`](crate::Handle) per loop,
+//! [`Workers::handles`](crate::Workers::handles)), never through a mutex;
+//! `examples/counter_workers.rs` keeps a count across loops that way. What
+//! the loops do share is small and off the request path: one stop (a
+//! signal or a handle stops them all), the connection count that makes
+//! [`max_connections`](crate::Config::max_connections) a limit for the
+//! whole server (one atomic step per accept and per close), and the summed
+//! [`Stats`](crate::Stats) at the end. `workers(1)`, the default, is the
+//! plain single-threaded server: no thread, no atomic. That is nginx's, sozu's and may_minihttp's design; one
 //! loop behind a lock would serialize every request on the lock and bounce
 //! its cache line between cores.
 //!
