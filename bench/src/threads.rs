@@ -74,7 +74,12 @@ pub fn threads(bins: &Bins, opts: &Opts, report: &mut Report) -> io::Result<()> 
             std::thread::sleep(Duration::from_millis(300)); // the 8 are in flight
             // Inline, a `/` waits behind up to eight 100 ms sleeps: give
             // wrk time to see answers at all.
-            let probe = wrk(addr, &["-t1", "-c1", "--latency", "--timeout", "10s"], "/", secs + 2);
+            let probe = wrk(
+                addr,
+                &["-t1", "-c1", "--latency", "--timeout", "10s"],
+                "/",
+                secs + 2,
+            );
             end(&mut hammer, Duration::from_secs(secs + 8));
             probe
         },

@@ -85,7 +85,7 @@ pub(crate) fn drive<S>(
                 core.mark_dirty(id); // fairness: go on next turn (no edge will come)
                 break;
             }
-            Action::Read => read_and_answer_cold(core, protocols, scratch, key, &mut budget),
+            Action::Read => read_and_answer(core, protocols, scratch, key, &mut budget),
             Action::Discard => {
                 match socket::read(&mut conn.socket, id, &mut conn.recorder, scratch) {
                     ReadOutcome::Data(n) => {
@@ -197,23 +197,11 @@ fn hook<S>(
     }
 }
 
-/// [`read_and_answer`] outside the request cycle: not inlined, so the
-/// general steps do not carry a second copy of the hot path.
-#[inline(never)]
-fn read_and_answer_cold<S>(
-    core: &mut Core<S>,
-    protocols: &mut Protocols<S>,
-    scratch: &mut [u8],
-    key: usize,
-    budget: &mut usize,
-) -> Event {
-    read_and_answer(core, protocols, scratch, key, budget)
-}
-
 /// [`Action::Read`]: one `read`, and what came answered at once, straight
 /// from the scratch buffer (no copy in the common case). Returns the outcome
-/// as the machine's next event.
-#[inline(always)]
+/// as the machine's next event. Not inlined: the request cycle has its own
+/// copy of this path, and a second inlined one costs it registers.
+#[inline(never)]
 fn read_and_answer<S>(
     core: &mut Core<S>,
     protocols: &mut Protocols<S>,
@@ -261,21 +249,39 @@ fn request_cycle<S>(
     let state = &mut core.conns[key].state;
     *state = machine::cycle_edge(*state, write);
     loop {
+        let conn = &mut core.conns[key];
         if *budget == 0 {
-            let id = core.conns[key].id;
+            let id = conn.id;
             core.mark_dirty(id); // fairness: go on next turn (no edge will come)
             return None;
         }
-        let event = read_and_answer(core, protocols, scratch, key, budget);
+        let n = match socket::read(&mut conn.socket, conn.id, &mut conn.recorder, scratch) {
+            ReadOutcome::Data(n) => n,
+            ReadOutcome::Eof => return Some(Event::ReadEof),
+            ReadOutcome::WouldBlock => return Some(Event::ReadBlocked),
+            ReadOutcome::Failed(reason) => return Some(Event::Abort(reason)),
+        };
+        core.stats.bytes_in += n as u64;
+        *budget = budget.saturating_sub(n);
+        conn.last_input = core.now;
+        let short = n < scratch.len();
+        let (ending, wrote, out) = answer(core, protocols, scratch, key, Some(n));
+        *budget = budget.saturating_sub(out);
         let state = &mut core.conns[key].state;
-        match machine::cycle_read(*state, event) {
+        match machine::cycle_read(*state, short, ending, wrote) {
             Some((next, again)) => {
                 *state = next;
                 if !again {
                     return None;
                 }
             }
-            None => return Some(event),
+            None => {
+                return Some(Event::ReadAnswered {
+                    short,
+                    ending,
+                    wrote,
+                });
+            }
         }
     }
 }

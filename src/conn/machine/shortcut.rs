@@ -92,25 +92,26 @@ pub fn cycle_edge(mut s: State, write: bool) -> State {
     s
 }
 
-/// In the request cycle, a read's outcome: if it keeps the connection in
-/// the cycle (answered in full, nothing owed), the state [`next`] gives and
-/// whether its action is [`Action::Read`] again (`false`: [`Action::Wait`]).
-/// `None` when the pair is not the cycle's: feed the event to [`next`].
+/// In the request cycle, a read and its answer (the parts of
+/// [`Event::ReadAnswered`]): if they keep the connection in the cycle
+/// (answered in full, nothing owed), the state [`next`] gives and whether
+/// its action is [`Action::Read`] again (`false`: [`Action::Wait`]). `None`
+/// when the pair is not the cycle's: feed the event to [`next`].
 #[inline(always)]
-pub fn cycle_read(mut s: State, event: Event) -> Option<(State, bool)> {
-    match event {
-        Event::ReadAnswered {
-            short,
-            ending: Ending::Waiting,
-            wrote: Wrote::All | Wrote::Nothing,
-        } if in_request_cycle(&s) => {
-            if short && s.ready.read == ReadEdge::Pending {
-                s.ready.read = ReadEdge::Drained;
-            }
-            Some((s, s.ready.read == ReadEdge::Pending))
-        }
-        _ => None,
+pub fn cycle_read(
+    mut s: State,
+    short: bool,
+    ending: Ending,
+    wrote: Wrote,
+) -> Option<(State, bool)> {
+    let whole = ending == Ending::Waiting && matches!(wrote, Wrote::All | Wrote::Nothing);
+    if !(whole && in_request_cycle(&s)) {
+        return None;
     }
+    if short && s.ready.read == ReadEdge::Pending {
+        s.ready.read = ReadEdge::Drained;
+    }
+    Some((s, s.ready.read == ReadEdge::Pending))
 }
 
 /// Whether [`next`] takes the per-request shortcut for this pair.

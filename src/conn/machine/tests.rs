@@ -309,7 +309,15 @@ fn the_request_cycle_is_the_rules() {
     }
     for state in states() {
         for event in events() {
-            if let Some((s, again)) = super::cycle_read(state, event) {
+            let Event::ReadAnswered {
+                short,
+                ending,
+                wrote,
+            } = event
+            else {
+                continue;
+            };
+            if let Some((s, again)) = super::cycle_read(state, short, ending, wrote) {
                 let action = if again { Action::Read } else { Action::Wait };
                 assert_eq!(next(state, event), (s, action), "{state} + {event:?}");
                 assert!(super::in_request_cycle(&s), "{s} left the cycle");
