@@ -144,6 +144,18 @@
 //! returns each loop's [`Stats`] and their sum. With one loop (the
 //! default) it is exactly a [`Server`] on the calling thread.
 //!
+//! # Blocking work: the offload pool
+//! Callbacks must not block: one loop serves every client. Blocking work (a
+//! file, a DNS lookup, a database driver, a hash) goes to a bounded pool of
+//! threads with [`Ctx::offload`] (or [`http::Response::offload`] in an HTTP
+//! handler), and its result comes back to the loop thread as a callback of
+//! the same connection, in order with its other requests; nothing more is
+//! read from it meanwhile. A result for a connection that closed is dropped
+//! and counted; a full pool says [`OffloadError::Full`] at once (answer
+//! "busy"); a job that panics closes only its connection. No thread starts
+//! until the first job; with N loops each loop has its own pool. Guide
+//! chapter 9 and `examples/work_server.rs` show it.
+//!
 //! # Limits
 //! Every limit has a safe default and a builder setter (the table of every
 //! default is on [`Config`]): connections
