@@ -12,7 +12,8 @@
 //! - `timeouts.rs`: arming and firing connection deadlines;
 //! - `lifecycle.rs`: timers, posted jobs, signals, the graceful stop, reaping;
 //! - `core.rs` and `commands.rs`: the [`Core`](crate::Core) callbacks see;
-//! - `protocols.rs`: the protocol table.
+//! - `protocols.rs`: the protocol table;
+//! - `tls_listen.rs`: TLS listeners (`Server::listen_tls`, the `tls` feature).
 //!
 //! Imports point down: reactor → conn, time; the only circle is the user
 //! contract, `core.rs` ↔ `api/ctx.rs` ↔ `api/protocol.rs` (see
@@ -29,4 +30,6 @@ pub(crate) mod protocols;
 pub(crate) mod server;
 pub(crate) mod sleep;
 pub(crate) mod timeouts;
+#[cfg(feature = "tls")]
+pub(crate) mod tls_listen;
 pub(crate) mod turn;
