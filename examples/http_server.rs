@@ -5,6 +5,9 @@
 //! Run: `cargo run --example http_server [ADDR]` (default `0.0.0.0:8080`),
 //! then `curl http://127.0.0.1:8080/`, `curl --data-binary hi
 //! http://127.0.0.1:8080/echo`, or open `http://127.0.0.1:8080/index.html`.
+//! Over TLS (ALPN `http/1.1`): `cargo run --features tls --example
+//! http_server ADDR --tls-cert CERT --tls-key KEY`, then `curl --cacert CERT
+//! https://localhost:PORT/`.
 
 use std::io::Write;
 use std::time::Duration;
@@ -52,6 +55,7 @@ fn main() {
         .expect("the first logger");
     let addr = std::env::args()
         .nth(1)
+        .filter(|a| !a.starts_with("--"))
         .unwrap_or_else(|| "0.0.0.0:8080".into());
     if let Err(e) = serve(&addr) {
         eprintln!("http_server: {e}");
@@ -68,9 +72,50 @@ fn serve(addr: &str) -> std::io::Result<()> {
         .timeouts_from_env()
         .build(0u64)?;
     let app = router();
-    let bound = server.listen(addr, move || Http::new(app.clone()).limits(limits))?;
+    let factory = move || Http::new(app.clone()).limits(limits);
+    let (bound, scheme) = match tls_files() {
+        Some(files) => (listen_tls(&mut server, addr, files, factory)?, "https"),
+        None => (server.listen(addr, factory)?, "http"),
+    };
     server.stop_on_signals()?;
-    info!("serving HTTP on {bound}; try: curl http://{bound}/");
+    info!("serving HTTP on {bound}; try: curl {scheme}://{bound}/");
     server.run()?;
     Ok(())
+}
+
+/// `--tls-cert CERT --tls-key KEY` from the command line, if both are given.
+fn tls_files() -> Option<(String, String)> {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1).cloned()
+    };
+    value("--tls-cert").zip(value("--tls-key"))
+}
+
+/// A TLS listener with the certificate and key from PEM files (the `tls`
+/// feature: `cargo run --features tls --example ...`).
+#[cfg(feature = "tls")]
+fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
+    server: &mut Server<S>,
+    addr: &str,
+    (cert, key): (String, String),
+    factory: impl FnMut() -> P + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let tls = twig::tls::TlsConfig::builder()
+        .cert_pem_files(cert, key)?
+        .alpn(&[twig::tls::ALPN_HTTP1])
+        .build()?;
+    server.listen_tls(addr, tls, factory)
+}
+
+#[cfg(not(feature = "tls"))]
+fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
+    _: &mut Server<S>,
+    _: &str,
+    _: (String, String),
+    _: impl FnMut() -> P + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let why = "built without TLS: run with --features tls";
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, why))
 }

@@ -233,3 +233,42 @@ fn sixteen_mib_echo_to_a_slow_reader_arrives_intact_under_the_output_cap() {
     let stats = server.stop();
     assert_eq!(stats.closed(CloseReason::OutputLimit), 0, "{stats:?}");
 }
+
+#[test]
+fn sni_picks_the_certificate_for_the_name_asked_for() {
+    if !have("openssl", "version") {
+        return;
+    }
+    let (main, other) = (Cert::new("sni-main"), Cert::new("sni-other"));
+    let pem = |c: &Cert| std::fs::read(&c.cert).expect("read cert");
+    let (main_pem, other_pem) = (pem(&main), pem(&other));
+    let key = |c: &Cert| std::fs::read(&c.key).expect("read key");
+    let tls = twig::tls::TlsConfig::builder()
+        .cert_pem(&main_pem, &key(&main))
+        .and_then(|b| b.sni_pem("other.test", &other_pem, &key(&other)))
+        .and_then(|b| b.build())
+        .expect("config");
+    let server = start_tls(twig::Server::builder(), tls, || Echo);
+    let served = |name: &str| {
+        let output = Command::new("openssl")
+            .args(["s_client", "-connect", &server.addr.to_string()])
+            .args(["-servername", name])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openssl");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let body = |pem: &[u8]| {
+        let text = String::from_utf8_lossy(pem).into_owned();
+        text.lines().nth(1).unwrap_or_default().to_string() // first base64 line
+    };
+    assert_ne!(
+        body(&main_pem),
+        body(&other_pem),
+        "two different certificates"
+    );
+    let (other_seen, main_seen) = (served("other.test"), served("localhost"));
+    assert!(other_seen.contains(&body(&other_pem)), "{other_seen}");
+    assert!(!other_seen.contains(&body(&main_pem)), "{other_seen}");
+    assert!(main_seen.contains(&body(&main_pem)), "{main_seen}");
+}

@@ -177,7 +177,7 @@ fn add<S>(
     };
     #[cfg(feature = "tls")]
     if let Some(config) = &listener.tls {
-        return crate::reactor::tls_listen::add(
+        return crate::reactor::tls_accept::add(
             core, protocols, scratch, stream, peer, config, protocol,
         );
     }

@@ -13,7 +13,8 @@
 //! - `lifecycle.rs`: timers, posted jobs, signals, the graceful stop, reaping;
 //! - `core.rs` and `commands.rs`: the [`Core`](crate::Core) callbacks see;
 //! - `protocols.rs`: the protocol table;
-//! - `tls_listen.rs`: TLS listeners (`Server::listen_tls`, the `tls` feature).
+//! - `tls_listen.rs`, `tls_accept.rs`: TLS listeners (`Server::listen_tls`)
+//!   and the accept of a client on one (the `tls` feature).
 //!
 //! Imports point down: reactor → conn, time; the only circle is the user
 //! contract, `core.rs` ↔ `api/ctx.rs` ↔ `api/protocol.rs` (see
@@ -30,6 +31,8 @@ pub(crate) mod protocols;
 pub(crate) mod server;
 pub(crate) mod sleep;
 pub(crate) mod timeouts;
+#[cfg(feature = "tls")]
+pub(crate) mod tls_accept;
 #[cfg(feature = "tls")]
 pub(crate) mod tls_listen;
 pub(crate) mod turn;

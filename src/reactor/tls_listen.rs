@@ -1,24 +1,14 @@
-//! TLS listeners (the `tls` feature): [`Server::listen_tls`], and the
-//! accept of a client on one, which starts its connection in
-//! [`Life::Handshaking`](crate::conn::machine::Life::Handshaking) with a
-//! rustls session on the socket.
+//! TLS listeners (the `tls` feature): [`Server::listen_tls`]. A client
+//! accepted on one starts in the handshake (`tls_accept.rs`).
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
 
-use log::{debug, warn};
-use mio::net::TcpStream;
+use log::debug;
 
 use crate::api::protocol::Protocol;
-use crate::conn::machine::{Event, State};
-use crate::conn::socket::Transport;
-use crate::reactor::core::Core;
-use crate::reactor::drive::drive;
-use crate::reactor::protocols::Protocols;
 use crate::reactor::server::Server;
 use crate::tls::TlsConfig;
-use crate::tls::stream::TlsStream;
 
 impl<S: 'static> Server<S> {
     /// [`listen`](Server::listen) over TLS: binds `addr` and serves each
@@ -58,36 +48,4 @@ impl<S: 'static> Server<S> {
         debug!("{bound}: TLS");
         Ok(bound)
     }
-}
-
-/// Registers a client accepted on a TLS listener, with a session on its
-/// socket, and gives it its first turn (which waits for the ClientHello).
-pub(crate) fn add<S>(
-    core: &mut Core<S>,
-    protocols: &mut Protocols<S>,
-    scratch: &mut [u8],
-    stream: TcpStream,
-    peer: SocketAddr,
-    config: &Arc<rustls::ServerConfig>,
-    protocol: Box<dyn Protocol<S>>,
-) {
-    let session = match rustls::ServerConnection::new(Arc::clone(config)) {
-        Ok(session) => session,
-        Err(e) => {
-            warn!("{peer}: cannot start a TLS session: {e}; dropped");
-            return;
-        }
-    };
-    let wrap = |stream, id| Transport::Tls(Box::new(TlsStream::new(stream, session, id)));
-    let id = match core.insert_with(stream, peer, State::HANDSHAKING, false, wrap) {
-        Ok(id) => id,
-        Err(e) => {
-            warn!("{peer}: cannot register the connection: {e}; dropped");
-            return;
-        }
-    };
-    protocols.insert(id.key(), protocol);
-    core.stats.accepted += 1;
-    debug!("{id} {peer}: connected (TLS)");
-    drive(core, protocols, scratch, id, Event::Poke);
 }
