@@ -5,9 +5,11 @@
 //! Run: `cargo run --example echo_server [ADDR] [--workers N]` (default
 //! `0.0.0.0:7000`, one loop), then `nc 127.0.0.1 7000` and type. With
 //! `--workers N`, N loops on N threads share the port (`SO_REUSEPORT`).
+//! Over TLS: `cargo run --features tls --example echo_server ADDR --tls-cert
+//! CERT --tls-key KEY`, then `openssl s_client -connect ADDR`.
 
 use log::info;
-use twig::{After, Ctx, Frame, Protocol, Server};
+use twig::{After, Ctx, Frame, Protocol, Server, Workers};
 
 /// Echo needs no framing: whatever arrived is a request. It works with any
 /// shared state `S`, since it uses none.
@@ -50,6 +52,8 @@ fn args(default: &str) -> std::io::Result<(String, usize)> {
         if arg == "--workers" {
             let n = args.next().and_then(|n| n.parse().ok());
             workers = n.ok_or_else(|| bad("--workers needs a number".into()))?;
+        } else if arg == "--tls-cert" || arg == "--tls-key" {
+            args.next(); // read by `tls_files`
         } else if addr.is_none() {
             addr = Some(arg);
         } else {
@@ -66,7 +70,10 @@ fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
         .timeouts_from_env()
         .workers(workers)
         .build_workers(|_| ())?;
-    let bound = server.listen(addr, || Echo)?;
+    let bound = match tls_files() {
+        Some(files) => listen_tls(&mut server, addr, files, || Echo)?,
+        None => server.listen(addr, || Echo)?,
+    };
     server.stop_on_signals()?;
     let loops = if workers > 1 {
         format!(" ({workers} loops)")
@@ -85,4 +92,40 @@ fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--tls-cert CERT --tls-key KEY` from the command line, if both are given.
+fn tls_files() -> Option<(String, String)> {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1).cloned()
+    };
+    value("--tls-cert").zip(value("--tls-key"))
+}
+
+/// A TLS listener with the certificate and key from PEM files (the `tls`
+/// feature: `cargo run --features tls --example ...`).
+#[cfg(feature = "tls")]
+fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
+    server: &mut Workers<S>,
+    addr: &str,
+    (cert, key): (String, String),
+    factory: impl FnMut() -> P + Clone + Send + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let tls = twig::tls::TlsConfig::builder()
+        .cert_pem_files(cert, key)?
+        .build()?;
+    server.listen_tls(addr, tls, factory)
+}
+
+#[cfg(not(feature = "tls"))]
+fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
+    _: &mut Workers<S>,
+    _: &str,
+    _: (String, String),
+    _: impl FnMut() -> P + Clone + Send + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let why = "built without TLS: run with --features tls";
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, why))
 }

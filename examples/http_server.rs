@@ -8,13 +8,16 @@
 //! `http://127.0.0.1:8080/index.html`. With `--workers N`, N loops share the
 //! port, and each counts its own visitors: state is per loop (see
 //! `counter_workers.rs` for a count across loops).
+//! Over TLS (ALPN `http/1.1`): `cargo run --features tls --example
+//! http_server ADDR --tls-cert CERT --tls-key KEY`, then `curl --cacert CERT
+//! https://localhost:PORT/`.
 
 use std::io::Write;
 use std::time::Duration;
 
 use log::info;
 use twig::http::{Http, Limits, Router};
-use twig::{Ctx, Server};
+use twig::{Ctx, Server, Workers};
 
 /// The app. The shared state is a `u64`: requests served to `/index.html`
 /// (by this loop).
@@ -71,6 +74,8 @@ fn args(default: &str) -> std::io::Result<(String, usize)> {
         if arg == "--workers" {
             let n = args.next().and_then(|n| n.parse().ok());
             workers = n.ok_or_else(|| bad("--workers needs a number".into()))?;
+        } else if arg == "--tls-cert" || arg == "--tls-key" {
+            args.next(); // read by `tls_files`
         } else if addr.is_none() {
             addr = Some(arg);
         } else {
@@ -90,9 +95,13 @@ fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
         .workers(workers)
         .build_workers(|_| 0u64)?; // each loop counts its own visitors
     let app = router();
-    let bound = server.listen(addr, move || Http::new(app.clone()).limits(limits))?;
+    let factory = move || Http::new(app.clone()).limits(limits);
+    let (bound, scheme) = match tls_files() {
+        Some(files) => (listen_tls(&mut server, addr, files, factory)?, "https"),
+        None => (server.listen(addr, factory)?, "http"),
+    };
     server.stop_on_signals()?;
-    info!("serving HTTP on {bound}; try: curl http://{bound}/");
+    info!("serving HTTP on {bound}; try: curl {scheme}://{bound}/");
     let stats = server.run()?;
     if workers > 1 {
         for (index, stats) in stats.per_loop.iter().enumerate() {
@@ -100,4 +109,41 @@ fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--tls-cert CERT --tls-key KEY` from the command line, if both are given.
+fn tls_files() -> Option<(String, String)> {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag)?;
+        args.get(at + 1).cloned()
+    };
+    value("--tls-cert").zip(value("--tls-key"))
+}
+
+/// A TLS listener with the certificate and key from PEM files (the `tls`
+/// feature: `cargo run --features tls --example ...`).
+#[cfg(feature = "tls")]
+fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
+    server: &mut Workers<S>,
+    addr: &str,
+    (cert, key): (String, String),
+    factory: impl FnMut() -> P + Clone + Send + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let tls = twig::tls::TlsConfig::builder()
+        .cert_pem_files(cert, key)?
+        .alpn(&[twig::tls::ALPN_HTTP1])
+        .build()?;
+    server.listen_tls(addr, tls, factory)
+}
+
+#[cfg(not(feature = "tls"))]
+fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
+    _: &mut Workers<S>,
+    _: &str,
+    _: (String, String),
+    _: impl FnMut() -> P + Clone + Send + 'static,
+) -> std::io::Result<std::net::SocketAddr> {
+    let why = "built without TLS: run with --features tls";
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, why))
 }

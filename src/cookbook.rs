@@ -199,7 +199,28 @@
 //! to a thread of your own works as well; a `Mutex` in `S` works too, but
 //! then every loop waits on it.)
 //!
-//! # 8. Checklist
+//! # 8. The same protocol over TLS
+//! With the `tls` feature, serve any protocol over TLS by listening with
+//! [`Server::listen_tls`](crate::Server) instead of `listen`: nothing in the
+//! protocol changes. `on_open` runs once the handshake is complete, the
+//! bytes `frame` and `reply` see are plaintext, and the idle and request
+//! timeouts start after the handshake (which has its own,
+//! [`Config::tls_handshake_timeout`](crate::Config::tls_handshake_timeout)).
+//!
+//! ```text
+//! let tls = twig::tls::TlsConfig::builder()
+//!     .cert_pem_files("cert.pem", "key.pem")?
+//!     .alpn(&[twig::tls::ALPN_HTTP1]) // for twig::http, so browsers agree on HTTP/1.1
+//!     .build()?;
+//! server.listen_tls("0.0.0.0:8443", tls, move || Http::new(app.clone()))?;
+//! ```
+//!
+//! Handshake failures close with [`CloseReason::Tls`](crate::CloseReason::Tls)
+//! (count them in [`Stats`](crate::Stats)); a client that never finishes
+//! the handshake with [`CloseReason::HandshakeTimeout`](crate::CloseReason::HandshakeTimeout).
+//! Output limits count the ciphertext not yet sent with the plaintext owed.
+//!
+//! # 9. Checklist
 //! - Never block in a callback: it stalls every client (twig warns past
 //!   [`Config::slow_callback`](crate::Config::slow_callback)).
 //! - `frame` must accept any split of the bytes: test it by feeding one byte

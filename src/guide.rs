@@ -440,7 +440,10 @@
 //! **The state** ([`State`](crate::conn::machine::State)) is small and
 //! `Copy`, five fields:
 //! - [`Life`](crate::conn::machine::Life), where the connection is in its
-//!   life: `Connecting` (an outbound connect in progress), `Opening`
+//!   life: `Connecting` (an outbound connect in progress), `Handshaking`
+//!   (accepted on a TLS listener: the TLS handshake runs, driven by the same
+//!   read and write edges, before the protocol hears of the connection),
+//!   `Opening`
 //!   (established, `on_open` not run yet), `Open` (serving), `Draining`
 //!   (serving while the server stops: what has arrived is answered, then it
 //!   closes), `Closing(reason)` (flushing what is owed, then shutting the

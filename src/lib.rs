@@ -179,6 +179,8 @@ pub mod offload;
 pub mod reactor;
 pub mod testing;
 pub(crate) mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use crate::api::config::{AtCapacity, Builder, Config};
 pub use crate::api::ctx::Ctx;

@@ -44,6 +44,7 @@ pub enum AtCapacity {
 /// | [`write_timeout`](Config::write_timeout) | 30 s | a peer that stops reading its replies |
 /// | [`connect_timeout`](Config::connect_timeout) | 10 s | an outbound connect nobody answers |
 /// | [`linger_timeout`](Config::linger_timeout) | 2 s | a peer that never sends its FIN after our close |
+/// | [`tls_handshake_timeout`](Config::tls_handshake_timeout) | 10 s | a client that opens a TLS connection and never finishes the handshake |
 /// | [`drain_timeout`](Config::drain_timeout) | 10 s | a stop that never finishes |
 /// | [`accept_backoff`](Config::accept_backoff) | 100 ms | a loop spinning on `EMFILE` |
 /// | [`slow_callback`](Config::slow_callback) | 100 ms | (only a warning: blocking callbacks cannot be preempted) |
@@ -108,6 +109,10 @@ pub struct Config {
     /// draining the peer's input before closing (default 2 s), so unread
     /// input does not turn the close into a reset that destroys the reply.
     pub linger_timeout: Duration,
+    /// On a TLS listener ([`Server::listen_tls`](crate::Server)), close a
+    /// connection whose handshake has not finished within this long (default
+    /// 10 s). The idle and request timeouts start once it has.
+    pub tls_handshake_timeout: Duration,
     /// On [`stop`](crate::Handle::stop), how long to let replies in flight
     /// finish before closing the rest (default 10 s).
     pub drain_timeout: Duration,
@@ -152,6 +157,7 @@ impl Default for Config {
             write_timeout: Some(Duration::from_secs(30)),
             connect_timeout: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
+            tls_handshake_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
             accept_backoff: Duration::from_millis(100),
             slow_callback: Some(Duration::from_millis(100)),
@@ -218,6 +224,8 @@ impl Builder {
         connect_timeout: Duration;
         /// Sets [`Config::linger_timeout`].
         linger_timeout: Duration;
+        /// Sets [`Config::tls_handshake_timeout`].
+        tls_handshake_timeout: Duration;
         /// Sets [`Config::drain_timeout`].
         drain_timeout: Duration;
         /// Sets [`Config::accept_backoff`].
@@ -296,6 +304,7 @@ pub(crate) fn validated(builder: Builder) -> io::Result<Config> {
     for duration in [
         &mut config.connect_timeout,
         &mut config.linger_timeout,
+        &mut config.tls_handshake_timeout,
         &mut config.drain_timeout,
         &mut config.accept_backoff,
     ] {

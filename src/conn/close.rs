@@ -39,12 +39,19 @@ pub enum CloseReason {
     /// ([`Protocol::on_connect_failed`](crate::Protocol::on_connect_failed)
     /// said why).
     ConnectFailed,
+    /// The TLS layer failed: the peer's bytes were no acceptable handshake
+    /// (garbage, plain HTTP on a TLS port, no shared version or cipher), a
+    /// record did not decrypt, or the peer left mid-handshake.
+    Tls,
+    /// The TLS handshake did not finish within
+    /// [`Config::tls_handshake_timeout`](crate::Config::tls_handshake_timeout).
+    HandshakeTimeout,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order (the order of [`Stats`](crate::Stats)'s
     /// per-reason counters).
-    pub const ALL: [CloseReason; 13] = [
+    pub const ALL: [CloseReason; 15] = [
         CloseReason::Eof,
         CloseReason::Done,
         CloseReason::Reset,
@@ -58,6 +65,8 @@ impl CloseReason {
         CloseReason::JobPanic,
         CloseReason::Shutdown,
         CloseReason::ConnectFailed,
+        CloseReason::Tls,
+        CloseReason::HandshakeTimeout,
     ];
 
     /// A short lowercase name, used in logs and the summary line.
@@ -76,6 +85,8 @@ impl CloseReason {
             CloseReason::JobPanic => "job-panic",
             CloseReason::Shutdown => "shutdown",
             CloseReason::ConnectFailed => "connect-failed",
+            CloseReason::Tls => "tls",
+            CloseReason::HandshakeTimeout => "handshake-timeout",
         }
     }
 

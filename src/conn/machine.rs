@@ -8,7 +8,8 @@
 //!            ┌──────────── Life ───────────────────────────────────────────────────┐
 //!  connect ─▶│ Connecting ─connected─▶ Opening ─on_open─▶ Open ─stop─▶ Draining    │
 //!  accept ──▶│                            ▲                  │             │        │
-//!            │                            └── (accept)       ▼             ▼        │
+//!            │  TLS accept ─▶ Handshaking ┴─ Shook(Done)      ▼             ▼        │
+//!            │   (Shook(Refused): Closing(Tls); handshake timeout ─▶ Closed)        │
 //!            │        Close / violation / EOF / nothing left to drain ─▶ Closing(r) │
 //!            │        Closing(r) ─flushed, write side shut─▶ Lingering(r) ─EOF─▶ Closed(r)
 //!            │        reset, error, timeout, panic ─────────────────────────▶ Closed(r)
@@ -96,6 +97,16 @@
 //! | `Connecting (Reading, Idle; read Drained, write Pending)` | `Connected(Some(true))` | `Opening (Reading, Idle; read Drained, write Pending)` | `CallOnOpen` |
 //! | `Connecting (Reading, Idle; read Drained, write Pending)` | `Connected(Some(false))` | `Closed(ConnectFailed) (Reading, Idle; read Drained, write Pending)` | `ConnectFailed` |
 //! | `Connecting (Reading, Idle; read Drained, write Full)` | `Deadline(ConnectFailed)` | `Closed(ConnectFailed) (Reading, Idle; read Drained, write Full)` | `ConnectFailed` |
+//! | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Poke` | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Ready { read: true, write: true, hup: false }` | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Handshake` |
+//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Shook(Blocked { owing: false })` | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Wait` |
+//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Shook(Blocked { owing: true })` | `Handshaking (Reading, Owing; read Drained, write Full)` | `Wait` |
+//! | `Handshaking (Reading, Owing; read Drained, write Full)` | `Ready { read: false, write: true, hup: false }` | `Handshaking (Reading, Owing; read Drained, write Pending)` | `Handshake` |
+//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Shook(Done { owing: false })` | `Opening (Reading, Idle; read Pending, write Pending)` | `CallOnOpen` |
+//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Shook(Refused(Tls))` | `Closing(Tls) (Reading, Owing; read Pending, write Pending)` | `Flush` |
+//! | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Deadline(HandshakeTimeout)` | `Closed(HandshakeTimeout) (Reading, Idle; read Drained, write Pending)` | `Close(HandshakeTimeout)` |
+//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Abort(Tls)` | `Closed(Tls) (Reading, Idle; read Pending, write Pending)` | `Close(Tls)` |
+//! | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Command(Stop)` | `Closed(Shutdown) (Reading, Idle; read Drained, write Pending)` | `Close(Shutdown)` |
 //! | `Closed(Reset) (Reading, Idle; read Drained, write Pending)` | `Read { short: true }` | `Closed(Reset) (Reading, Idle; read Drained, write Pending)` | `Close(Reset)` |
 
 use crate::conn::close::CloseReason;
@@ -122,6 +133,12 @@ pub enum Life {
     /// An outbound connect is in progress: waits for the writable edge, then
     /// asks the socket how it went.
     Connecting,
+    /// Accepted on a TLS listener: the handshake runs, driven by the read
+    /// and write edges ([`Action::Handshake`]), under its own timeout
+    /// ([`Timeout::Handshake`]). The protocol knows nothing of it yet:
+    /// `on_open` runs once it is complete ([`Shake::Done`]), and the idle
+    /// and request timeouts start then.
+    Handshaking,
     /// Established; `on_open` has not run yet.
     Opening,
     /// Serving: reads, answers, writes.
@@ -247,6 +264,9 @@ pub enum Action {
     CheckConnect,
     /// Ask the socket for `SO_ERROR` (edge after EOF).
     CheckError,
+    /// One TLS handshake step: read until `WouldBlock`, write what the
+    /// handshake owes; its outcome is [`Event::Shook`].
+    Handshake,
     /// Call `on_open`.
     CallOnOpen,
     /// Call `on_eof` with what is left of the input.
@@ -271,6 +291,8 @@ pub enum Timeout {
     Linger,
     /// Connecting: connect timeout.
     Connect,
+    /// Handshaking: TLS handshake timeout.
+    Handshake,
     /// Closed: none.
     None,
 }
@@ -298,6 +320,13 @@ impl State {
             read: ReadEdge::Drained,
             write: WriteEdge::Full,
         },
+        ..State::ACCEPTED
+    };
+
+    /// A connection just accepted on a TLS listener: the handshake is due,
+    /// and starts with the client's first bytes (the readable edge).
+    pub const HANDSHAKING: State = State {
+        life: Life::Handshaking,
         ..State::ACCEPTED
     };
 
@@ -358,6 +387,7 @@ impl std::fmt::Display for State {
 }
 
 mod events;
+mod handshake;
 mod rules;
 mod shortcut;
 #[cfg(test)]
@@ -365,6 +395,6 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
-pub use events::{Command, Ending, Event, Wrote};
+pub use events::{Command, Ending, Event, Shake, Wrote};
 pub use rules::timeout;
 pub use shortcut::{cycle_edge, cycle_read, in_request_cycle, next};

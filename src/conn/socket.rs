@@ -2,8 +2,9 @@
 //! in the flight recorder: `read`, `write`, `shutdown`, and the two
 //! questions asked of a socket (`SO_ERROR`, `getpeername`). With the
 //! `fault-injection` feature, `fault.rs` sits under `read` and `write`
-//! here. A [`Transport`] is a TCP socket, or the in-memory one of
-//! [`twig::testing`](crate::testing).
+//! here. A [`Transport`] is a TCP socket, a TLS session on one (the `tls`
+//! feature; its seam sits under the TLS layer, in `tls/stream.rs`), or the
+//! in-memory one of [`twig::testing`](crate::testing).
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -13,6 +14,7 @@ use mio::net::TcpStream;
 
 use crate::conn::close::CloseReason;
 use crate::conn::id::ConnId;
+use crate::conn::machine::{Event, Shake};
 use crate::conn::memory::MemorySocket;
 use crate::conn::recorder::{Mark, Recorder};
 
@@ -22,6 +24,10 @@ pub(crate) enum Transport {
     Tcp(TcpStream),
     /// An in-memory pipe (`twig::testing`): no poll, no kernel.
     Memory(MemorySocket),
+    /// A TLS session on a TCP socket (boxed: a session is a few hundred
+    /// bytes, and a plain connection should not pay for it).
+    #[cfg(feature = "tls")]
+    Tls(Box<crate::tls::stream::TlsStream>),
 }
 
 impl Transport {
@@ -30,6 +36,8 @@ impl Transport {
         match self {
             Transport::Tcp(socket) => socket.read(buf),
             Transport::Memory(pipe) => pipe.read(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.read(buf),
         }
     }
 
@@ -38,6 +46,29 @@ impl Transport {
         match self {
             Transport::Tcp(socket) => socket.write(bytes),
             Transport::Memory(pipe) => pipe.write(bytes),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.write(bytes),
+        }
+    }
+
+    /// The TCP socket under it, if any.
+    fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Transport::Tcp(socket) => Some(socket),
+            Transport::Memory(_) => None,
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => Some(tls.tcp()),
+        }
+    }
+
+    /// Bytes the transport itself holds for the peer (TLS ciphertext the
+    /// socket has not taken): counted with what is owed against
+    /// `max_output`.
+    pub(crate) fn buffered(&self) -> usize {
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.buffered(),
+            _ => 0,
         }
     }
 }
@@ -81,6 +112,8 @@ pub(crate) fn read(
         let result = match socket {
             Transport::Tcp(_) => crate::conn::fault::read(id, buf, |buf| socket.read(buf)),
             Transport::Memory(_) => socket.read(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => socket.read(buf), // the seam is under TLS
         };
         #[cfg(not(feature = "fault-injection"))]
         let result = socket.read(buf);
@@ -122,6 +155,8 @@ pub(crate) fn write(
         let result = match socket {
             Transport::Tcp(_) => crate::conn::fault::write(id, &bytes[done..], |b| socket.write(b)),
             Transport::Memory(_) => socket.write(&bytes[done..]),
+            #[cfg(feature = "tls")]
+            Transport::Tls(_) => socket.write(&bytes[done..]),
         };
         #[cfg(not(feature = "fault-injection"))]
         let result = socket.write(&bytes[done..]);
@@ -147,26 +182,78 @@ pub(crate) fn write(
             }
         }
     }
+    // TLS: the plaintext is taken, but its records may not all be out yet.
+    #[cfg(feature = "tls")]
+    if let Transport::Tls(tls) = socket {
+        let result = tls.flush();
+        if let Err(e) = &result {
+            trace!("{id} TLS flush({}) -> {e}", tls.buffered());
+        }
+        match result {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                recorder.record(Mark::WriteBlocked);
+                return (done, WriteOutcome::Blocked);
+            }
+            Err(e) => {
+                recorder.record(Mark::Failed);
+                return (done, WriteOutcome::Failed(classify(&e)));
+            }
+        }
+    }
     (done, WriteOutcome::Done)
 }
 
-/// Shuts down the write side (sends FIN). Errors mean the peer is gone
-/// already, which is what we wanted.
-pub(crate) fn shutdown_write(socket: &Transport, id: ConnId) {
+/// Shuts down the write side (sends FIN; over TLS, `close_notify` first).
+/// Errors mean the peer is gone already, which is what we wanted. Returns
+/// `Blocked` only while TLS's `close_notify` waits for the writable edge.
+pub(crate) fn shutdown_write(socket: &mut Transport, id: ConnId) -> WriteOutcome {
     match socket {
         Transport::Tcp(socket) => {
             let result = socket.shutdown(Shutdown::Write);
             trace!("{id} shutdown(Write) -> {result:?}");
         }
         Transport::Memory(pipe) => pipe.shutdown_write(),
+        #[cfg(feature = "tls")]
+        Transport::Tls(tls) => {
+            let result = tls.shutdown();
+            trace!("{id} close_notify, shutdown(Write) -> {result:?}");
+            if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+                return WriteOutcome::Blocked;
+            }
+        }
     }
+    WriteOutcome::Done
+}
+
+/// One TLS handshake step on an accepted connection, as the machine's
+/// next event (see `tls/stream.rs`).
+pub(crate) fn handshake(socket: &mut Transport, id: ConnId) -> Event {
+    #[cfg(feature = "tls")]
+    if let Transport::Tls(tls) = socket {
+        use crate::tls::stream::Progress;
+        let result = tls.handshake();
+        trace!("{id} TLS handshake step -> {result:?}");
+        return match result {
+            Ok(Progress::Done { owing }) => Event::Shook(Shake::Done { owing }),
+            Ok(Progress::Blocked { owing }) => Event::Shook(Shake::Blocked { owing }),
+            Ok(Progress::Refused) => Event::Shook(Shake::Refused(CloseReason::Tls)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                log::debug!("{id}: {e}");
+                Event::Abort(CloseReason::Tls)
+            }
+            Err(e) => Event::Abort(classify(&e)),
+        };
+    }
+    let _ = (socket, id);
+    Event::Shook(Shake::Done { owing: false }) // no TLS: nothing to shake
 }
 
 /// For a connect in progress: `None` while it still is, else whether it
 /// succeeded. Asks the socket (`SO_ERROR`, then `getpeername`), as the
 /// writable edge only says "decided", not how.
 pub(crate) fn connect_result(socket: &Transport, id: ConnId) -> Option<io::Result<()>> {
-    let Transport::Tcp(socket) = socket else {
+    let Some(socket) = socket.tcp() else {
         return Some(Ok(())); // an in-memory pipe is connected from the start
     };
     let result = match socket.take_error() {
@@ -184,9 +271,7 @@ pub(crate) fn connect_result(socket: &Transport, id: ConnId) -> Option<io::Resul
 /// After EOF, Linux's `read` says 0 even when the peer has since reset, so
 /// a new edge on a half-closed connection asks `SO_ERROR`.
 pub(crate) fn pending_error(socket: &Transport, id: ConnId) -> Option<CloseReason> {
-    let Transport::Tcp(socket) = socket else {
-        return None;
-    };
+    let socket = socket.tcp()?;
     let result = socket.take_error();
     trace!("{id} getsockopt(SO_ERROR) -> {result:?}");
     match result {
@@ -203,6 +288,8 @@ pub(crate) fn classify(error: &io::Error) -> CloseReason {
         | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe
         | io::ErrorKind::NotConnected => CloseReason::Reset,
+        // Only the TLS layer says this: the peer's records were bad.
+        io::ErrorKind::InvalidData => CloseReason::Tls,
         _ => CloseReason::Error,
     }
 }

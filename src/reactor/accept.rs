@@ -53,6 +53,10 @@ pub(crate) struct Listener<S> {
     /// Edge-triggered: the backlog may hold clients until `accept` says
     /// `WouldBlock`. Stays set while accepting is paused or the server is full.
     pub readable: bool,
+    /// A TLS listener's configuration (`Server::listen_tls`): each client
+    /// accepted here starts with the handshake.
+    #[cfg(feature = "tls")]
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 /// Conditions already logged, so a stretch of them is logged once.
@@ -192,6 +196,12 @@ fn add<S>(
             return;
         }
     };
+    #[cfg(feature = "tls")]
+    if let Some(config) = &listener.tls {
+        return crate::reactor::tls_accept::add(
+            core, protocols, scratch, stream, peer, config, protocol,
+        );
+    }
     let id = match core.insert(stream, peer, State::ACCEPTED, false) {
         Ok(id) => id,
         Err(e) => {

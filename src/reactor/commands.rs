@@ -41,7 +41,7 @@ impl<S> Core<S> {
     pub fn buffered_bytes(&self) -> usize {
         self.conns
             .iter()
-            .map(|(_, c)| c.input.len() + c.owed())
+            .map(|(_, c)| c.input.len() + c.owed() + c.socket.buffered())
             .sum()
     }
 
@@ -97,7 +97,8 @@ impl<S> Core<S> {
             return Err(SendError::Gone);
         }
         let conn = &mut self.conns[key];
-        if conn.owed() + pending + bytes.len() > max_output {
+        let owed = conn.owed() + conn.socket.buffered(); // TLS: and its ciphertext
+        if owed + pending + bytes.len() > max_output {
             return Err(SendError::Full);
         }
         if own_reply {
@@ -260,10 +261,25 @@ impl<S> Core<S> {
     /// under a fresh generation. Shared by accept and connect.
     pub(crate) fn insert(
         &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        state: State,
+        outbound: bool,
+    ) -> io::Result<ConnId> {
+        self.insert_with(stream, peer, state, outbound, |stream, _| {
+            Transport::Tcp(stream)
+        })
+    }
+
+    /// [`insert`](Core::insert), with the transport made from the
+    /// registered socket and the new id (a TLS session on it).
+    pub(crate) fn insert_with(
+        &mut self,
         mut stream: TcpStream,
         peer: SocketAddr,
         state: State,
         outbound: bool,
+        transport: impl FnOnce(TcpStream, ConnId) -> Transport,
     ) -> io::Result<ConnId> {
         // Request/reply traffic must not wait on Nagle's algorithm.
         let nodelay = stream.set_nodelay(true);
@@ -284,7 +300,7 @@ impl<S> Core<S> {
         );
         trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
         registered?;
-        let socket = Transport::Tcp(stream);
+        let socket = transport(stream, id);
         let conn = entry.insert(Connection::new(id, socket, peer, state, self.now));
         conn.recorder.record(Mark::Opened {
             turn: self.stats.turns as u32,

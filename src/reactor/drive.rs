@@ -125,10 +125,22 @@ pub(crate) fn drive<S>(
                     WriteOutcome::Failed(reason) => Event::Abort(reason),
                 }
             }
-            Action::ShutWrite => {
-                socket::shutdown_write(&conn.socket, id);
-                conn.since = core.now; // the linger timeout starts
-                Event::ShutDone
+            Action::ShutWrite => match socket::shutdown_write(&mut conn.socket, id) {
+                // TLS: close_notify waits for the writable edge.
+                WriteOutcome::Blocked => Event::WriteBlocked,
+                _ => {
+                    conn.since = core.now; // the linger timeout starts
+                    Event::ShutDone
+                }
+            },
+            Action::Handshake => {
+                let event = socket::handshake(&mut conn.socket, id);
+                if let Event::Shook(machine::Shake::Done { .. }) = event {
+                    // The idle and request timeouts start after the handshake.
+                    conn.last_input = core.now;
+                    conn.since = core.now;
+                }
+                event
             }
             Action::CheckConnect => match socket::connect_result(&conn.socket, id) {
                 None => Event::Connected(None),

@@ -16,9 +16,11 @@
 //! - `workers.rs`: [`Workers`](crate::Workers), N loops on one port;
 //!   `remote.rs`: each loop's thread; `group.rs`: the little the loops
 //!   share (the connection count, each other's handles).
+//! - `tls_listen.rs`, `tls_accept.rs`: TLS listeners (`Server::listen_tls`)
+//!   and the accept of a client on one (the `tls` feature).
 //!
 //! Imports point down: reactor → conn, time; the only circle is the user
-//! contract, `core.rs` ↔ `api/ctx.rs` ↔ `api/protocol.rs` (see
+//! contract, `core.rs` ↔ `api/ctx.rs` ↔ `api/protocol.rs` ↔ `api/handle.rs` (see
 //! `core.rs`).
 
 pub(crate) mod accept;
@@ -34,5 +36,9 @@ pub(crate) mod remote;
 pub(crate) mod server;
 pub(crate) mod sleep;
 pub(crate) mod timeouts;
+#[cfg(feature = "tls")]
+pub(crate) mod tls_accept;
+#[cfg(feature = "tls")]
+pub(crate) mod tls_listen;
 pub(crate) mod turn;
 pub(crate) mod workers;

@@ -207,6 +207,8 @@ impl<S: 'static> Server<S> {
             addr: bound,
             factory: Box::new(move || Box::new(factory()) as Box<dyn Protocol<S>>),
             readable: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         });
         Ok(bound)
     }

@@ -8,8 +8,8 @@
 //!   whichever comes first. A read only stores the time (O(1)); the rule is
 //!   checked when the deadline fires, and re-armed if it moved later.
 //! - **Write**: owing bytes with no write progress for `write_timeout`.
-//! - **Linger**, **Connect**: since the write side was shut, or the connect
-//!   began.
+//! - **Linger**, **Connect**, **Handshake**: since the write side was shut,
+//!   the connect began, or the TLS connection was accepted.
 
 use std::time::Instant;
 
@@ -45,6 +45,10 @@ fn due(config: &Config, conn: &Connection) -> Option<(Instant, CloseReason)> {
         Timeout::Connect => Some((
             conn.since + config.connect_timeout,
             CloseReason::ConnectFailed,
+        )),
+        Timeout::Handshake => Some((
+            conn.since + config.tls_handshake_timeout,
+            CloseReason::HandshakeTimeout,
         )),
         Timeout::None => None,
     }

@@ -166,8 +166,57 @@ impl<S: 'static> Workers<S> {
         P: Protocol<S> + 'static,
         F: FnMut() -> P + Clone + Send + 'static,
     {
+        if let Loops::One(server) = &mut self.loops {
+            return server.listen(addr, factory);
+        }
+        self.listen_each(addr, factory, |server, socket, factory| {
+            server.listen_on(socket, factory)
+        })
+    }
+
+    /// [`listen`](Workers::listen) over TLS (the `tls` feature): every
+    /// loop serves the port with the same certificates (see
+    /// [`Server::listen_tls`]).
+    ///
+    /// # Errors
+    /// As [`listen`](Workers::listen).
+    #[cfg(feature = "tls")]
+    pub fn listen_tls<P, F>(
+        &mut self,
+        addr: impl ToSocketAddrs + std::fmt::Display,
+        tls: crate::tls::TlsConfig,
+        factory: F,
+    ) -> io::Result<SocketAddr>
+    where
+        P: Protocol<S> + 'static,
+        F: FnMut() -> P + Clone + Send + 'static,
+    {
+        if let Loops::One(server) = &mut self.loops {
+            return server.listen_tls(addr, tls, factory);
+        }
+        self.listen_each(addr, factory, move |server, socket, factory| {
+            server.listen_tls_on(socket, tls.clone(), factory)
+        })
+    }
+
+    /// Binds `addr` once per loop (the first picks the port) and hands each
+    /// loop its socket, through `on_loop` on the loop's thread.
+    fn listen_each<P, F, L>(
+        &mut self,
+        addr: impl ToSocketAddrs + std::fmt::Display,
+        factory: F,
+        on_loop: L,
+    ) -> io::Result<SocketAddr>
+    where
+        P: Protocol<S> + 'static,
+        F: FnMut() -> P + Clone + Send + 'static,
+        L: Fn(&mut Server<S>, mio::net::TcpListener, F) -> io::Result<SocketAddr>
+            + Send
+            + Sync
+            + 'static,
+    {
         let remotes = match &mut self.loops {
-            Loops::One(server) => return server.listen(addr, factory),
+            Loops::One(_) => return Err(io::Error::other("twig bug: one loop has no remotes")),
             Loops::Many(remotes) => remotes,
         };
         let context = |e: io::Error| listen_error(&addr, e);
@@ -178,8 +227,8 @@ impl<S: 'static> Workers<S> {
             let socket = bind(bound, self.backlog, true).map_err(context)?;
             sockets.push((socket, factory.clone()));
         }
-        let listened = each_with(remotes, sockets, |server, (socket, factory)| {
-            server.listen_on(socket, factory)
+        let listened = each_with(remotes, sockets, move |server, (socket, factory)| {
+            on_loop(server, socket, factory)
         })?;
         for result in listened {
             result.map_err(context)?;

@@ -12,6 +12,8 @@ use twig::{Builder, Handle, Protocol, Server, Stats};
 
 pub mod logs;
 pub mod process;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// How long any single wait in a test may take before it fails.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -62,11 +64,28 @@ where
     P: Protocol<S> + 'static,
     F: FnMut() -> P + Send + 'static,
 {
+    start_on(builder, state, move |server| {
+        let addr = server.listen("127.0.0.1:0", factory)?;
+        setup(server);
+        Ok(addr)
+    })
+}
+
+/// Starts a server with `builder`'s limits and state `state`; `listen`
+/// makes its listener (on `127.0.0.1:0`, e.g. with `listen_tls`) and says
+/// where, before `run()`.
+pub fn start_on<S>(
+    builder: Builder,
+    state: S,
+    listen: impl FnOnce(&mut Server<S>) -> io::Result<SocketAddr> + Send + 'static,
+) -> Running<S>
+where
+    S: Send + 'static,
+{
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let mut server = builder.build(state)?;
-        let addr = server.listen("127.0.0.1:0", factory)?;
-        setup(&mut server);
+        let addr = listen(&mut server)?;
         tx.send((addr, server.handle()))
             .expect("test waits for the address");
         server.run()

@@ -80,11 +80,38 @@ pub enum Event {
     /// Asked for `SO_ERROR` after an edge on a half-closed connection:
     /// `Some` if the peer failed.
     SocketError(Option<CloseReason>),
+    /// A TLS handshake step ([`Action::Handshake`](super::Action::Handshake))
+    /// ran: how far it got.
+    Shook(Shake),
     /// A command from user code.
     Command(Command),
     /// The connection's deadline passed (or lingering read too much); the
     /// reason to close with, if the state has none of its own.
     Deadline(CloseReason),
+}
+
+/// How far a TLS handshake step got. The step reads the peer's bytes until
+/// `WouldBlock` (or the handshake completes) and writes what the handshake
+/// has to say until the socket is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shake {
+    /// The handshake is complete (`owing`: some of the server's last flight
+    /// waits for the writable edge). Plaintext may already be buffered, so
+    /// the read edge is kept.
+    Done {
+        /// Ciphertext is still owed.
+        owing: bool,
+    },
+    /// More is needed from the peer: the socket is drained (`owing`: our
+    /// flight waits for the writable edge).
+    Blocked {
+        /// Ciphertext is still owed.
+        owing: bool,
+    },
+    /// The peer's bytes are no handshake we accept (garbage, plain HTTP, no
+    /// shared version or cipher): what answers it (a TLS alert, or a
+    /// plaintext `400`) is owed; then the connection closes for this reason.
+    Refused(CloseReason),
 }
 
 /// What became of the bytes a callback wrote: the driver writes them at

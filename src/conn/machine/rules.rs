@@ -1,7 +1,9 @@
 //! The transitions: [`by_the_rules`] applies one event, settles the transitions
 //! that need no event, then says what to do in the state reached. Every
-//! rule of the connection's life is in this file.
+//! rule of the connection's life is in this file, but the TLS handshake's
+//! three, which are in `handshake.rs`.
 
+use super::handshake;
 use super::{
     Action, Command, Ending, Event, Input, Life, Output, ReadEdge, Ready, Relay, State, Timeout,
     WriteEdge, Wrote,
@@ -25,6 +27,7 @@ pub(super) fn by_the_rules(state: State, event: Event) -> (State, Action) {
 pub fn timeout(state: &State) -> Timeout {
     match state.life {
         Life::Connecting => Timeout::Connect,
+        Life::Handshaking => Timeout::Handshake,
         Life::Opening | Life::Open | Life::Draining if !state.is_owing() => Timeout::Input,
         Life::Opening | Life::Open | Life::Draining | Life::Closing(_) => Timeout::Write,
         Life::Lingering(_) => Timeout::Linger,
@@ -148,6 +151,7 @@ fn apply(mut s: State, event: Event) -> State {
                 _ => ReadEdge::Drained,
             }
         }
+        Event::Shook(shake) => s = handshake::shook(s, shake),
         Event::Command(command) => s = command_(s, command),
     }
     s
@@ -193,6 +197,14 @@ fn answered(mut s: State, ending: Ending, w: Wrote) -> State {
 /// A command from user code.
 #[inline(always)]
 fn command_(mut s: State, command: Command) -> State {
+    if s.life == Life::Handshaking {
+        let close = match command {
+            Command::Close => Some(CloseReason::Done),
+            Command::Stop => Some(CloseReason::Shutdown),
+            _ => None,
+        };
+        return handshake::command(s, close);
+    }
     match command {
         Command::Close => {
             s.life = match s.life {
@@ -330,6 +342,7 @@ fn decide(s: &State) -> Action {
         Life::Closed(reason) => Action::Close(reason),
         Life::Connecting if writable => Action::CheckConnect,
         Life::Connecting => Action::Wait,
+        Life::Handshaking => handshake::decide(s),
         Life::Opening => Action::CallOnOpen,
         Life::Lingering(_) if readable => Action::Discard,
         Life::Lingering(_) => Action::Wait,

@@ -25,6 +25,8 @@ struct World {
     produced: usize,
     dropped: usize,
     shut: bool,
+    /// The handshake's own bytes wait for room in the send buffer.
+    handshake_owed: bool,
 }
 
 const READ_BUF: usize = 4;
@@ -106,6 +108,10 @@ impl World {
             }
             Action::Flush => {
                 assert!(!self.shut, "flushed after shutdown");
+                if self.handshake_owed && self.room > 0 {
+                    self.room -= 1; // what the handshake owed goes first
+                    self.handshake_owed = false;
+                }
                 let w = self.owed.min(self.room);
                 self.owed -= w;
                 self.room -= w;
@@ -134,6 +140,25 @@ impl World {
             }
             Action::CheckConnect => Event::Connected(Some(!pick.is_multiple_of(8))),
             Action::CheckError => Event::SocketError(None),
+            Action::Handshake => {
+                if self.handshake_owed && self.room > 0 {
+                    self.room -= 1;
+                    self.handshake_owed = false;
+                }
+                if self.incoming == 0 && self.peer_eof {
+                    return Some(Event::Abort(CloseReason::Tls)); // left mid-handshake
+                }
+                let heard = std::mem::take(&mut self.incoming) > 0;
+                if heard && self.room == 0 {
+                    self.handshake_owed = true;
+                }
+                let owing = self.handshake_owed;
+                Event::Shook(match pick % 8 {
+                    0 if heard => Shake::Refused(CloseReason::Tls),
+                    1..=4 if heard => Shake::Done { owing },
+                    _ => Shake::Blocked { owing },
+                })
+            }
         })
     }
 
@@ -273,5 +298,12 @@ proptest! {
         choices in prop::collection::vec(any::<u8>(), 0..300)
     ) {
         run(State::CONNECTING, &choices);
+    }
+
+    #[test]
+    fn random_tls_connections_lose_nothing_and_end_closed(
+        choices in prop::collection::vec(any::<u8>(), 0..300)
+    ) {
+        run(State::HANDSHAKING, &choices);
     }
 }

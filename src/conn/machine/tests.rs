@@ -8,7 +8,13 @@ use crate::conn::close::CloseReason;
 
 /// Every life, with every close reason.
 fn lives() -> Vec<Life> {
-    let mut lives = vec![Life::Connecting, Life::Opening, Life::Open, Life::Draining];
+    let mut lives = vec![
+        Life::Connecting,
+        Life::Handshaking,
+        Life::Opening,
+        Life::Open,
+        Life::Draining,
+    ];
     for reason in CloseReason::ALL {
         lives.extend([
             Life::Closing(reason),
@@ -97,6 +103,7 @@ fn events() -> Vec<Event> {
         Event::WriteBlocked,
         Event::Abort(CloseReason::Reset),
         Event::Abort(CloseReason::Panic),
+        Event::Abort(CloseReason::Tls),
         Event::Connected(None),
         Event::Connected(Some(true)),
         Event::Connected(Some(false)),
@@ -105,6 +112,12 @@ fn events() -> Vec<Event> {
         Event::SocketError(Some(CloseReason::Reset)),
         Event::Deadline(CloseReason::IdleTimeout),
         Event::Deadline(CloseReason::ConnectFailed),
+        Event::Deadline(CloseReason::HandshakeTimeout),
+        Event::Shook(Shake::Done { owing: false }),
+        Event::Shook(Shake::Done { owing: true }),
+        Event::Shook(Shake::Blocked { owing: false }),
+        Event::Shook(Shake::Blocked { owing: true }),
+        Event::Shook(Shake::Refused(CloseReason::Tls)),
     ];
     for read in [false, true] {
         for write in [false, true] {
@@ -195,6 +208,11 @@ fn check_rules(before: State, event: Event, after: State, action: Action) {
     match action {
         Action::CallOnOpen => assert_eq!(after.life, Life::Opening, "{}", at()),
         Action::CheckConnect => assert_eq!(after.life, Life::Connecting, "{}", at()),
+        Action::Handshake => {
+            assert_eq!(after.life, Life::Handshaking, "{}", at());
+            let flush = after.is_owing() && after.ready.write == WriteEdge::Pending;
+            assert!(after.ready.is_readable() || flush, "no edge: {}", at());
+        }
         Action::Discard => assert!(matches!(after.life, Life::Lingering(_)), "{}", at()),
         Action::CallOnEof => assert_eq!(after.input, Input::Eof, "{}", at()),
         _ => {}

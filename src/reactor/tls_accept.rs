@@ -1,0 +1,50 @@
+//! The accept of a client on a TLS listener (the `tls` feature): its
+//! connection starts in
+//! [`Life::Handshaking`](crate::conn::machine::Life::Handshaking), with a
+//! rustls session on the socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use log::{debug, warn};
+use mio::net::TcpStream;
+
+use crate::api::protocol::Protocol;
+use crate::conn::machine::{Event, State};
+use crate::conn::socket::Transport;
+use crate::reactor::core::Core;
+use crate::reactor::drive::drive;
+use crate::reactor::protocols::Protocols;
+use crate::tls::stream::TlsStream;
+
+/// Registers a client accepted on a TLS listener, with a session on its
+/// socket, and gives it its first turn (which waits for the ClientHello).
+pub(crate) fn add<S>(
+    core: &mut Core<S>,
+    protocols: &mut Protocols<S>,
+    scratch: &mut [u8],
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: &Arc<rustls::ServerConfig>,
+    protocol: Box<dyn Protocol<S>>,
+) {
+    let session = match rustls::ServerConnection::new(Arc::clone(config)) {
+        Ok(session) => session,
+        Err(e) => {
+            warn!("{peer}: cannot start a TLS session: {e}; dropped");
+            return;
+        }
+    };
+    let wrap = |stream, id| Transport::Tls(Box::new(TlsStream::new(stream, session, id)));
+    let id = match core.insert_with(stream, peer, State::HANDSHAKING, false, wrap) {
+        Ok(id) => id,
+        Err(e) => {
+            warn!("{peer}: cannot register the connection: {e}; dropped");
+            return;
+        }
+    };
+    protocols.insert(id.key(), protocol);
+    core.stats.accepted += 1;
+    debug!("{id} {peer}: connected (TLS)");
+    drive(core, protocols, scratch, id, Event::Poke);
+}
