@@ -33,81 +33,7 @@
 //! syscall says the socket is drained (or full), and acted on later if the
 //! state did not allow acting at once, since no second edge will come.
 //!
-//! # The transition table
-//! Each row is one call of [`next`]: the state (as its `Display` shows it in
-//! the trace), the event, the state reached and the action. The test in
-//! `machine/tests.rs` parses this table from this file and checks every row
-//! against `next`, so the picture above and these rows cannot drift from the
-//! code; beside it, an exhaustive test runs every event through every state,
-//! and a property test random sequences.
-//!
-//! | state | event | next state | action |
-//! |---|---|---|---|
-//! | `Opening (Reading, Idle; read Drained, write Pending)` | `Poke` | `Opening (Reading, Idle; read Drained, write Pending)` | `CallOnOpen` |
-//! | `Opening (Reading, Idle; read Drained, write Pending)` | `HookDone(Nothing)` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Reading, Idle; read Drained, write Pending)` | `Ready { read: true, write: true, hup: false }` | `Open (Reading, Idle; read Pending, write Pending)` | `Read` |
-//! | `Open (Reading, Idle; read Pending, write Pending)` | `Read { short: true }` | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answer` |
-//! | `Open (Reading, Idle; read Pending, write Pending)` | `Read { short: false }` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
-//! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadAnswered { short: true, ending: Waiting, wrote: All }` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadAnswered { short: true, ending: Close, wrote: All }` | `Closing(Done) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
-//! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadAnswered { short: false, ending: Waiting, wrote: Blocked }` | `Open (Reading, Owing; read Pending, write Full)` | `Wait` |
-//! | `Open (Reading, Idle; read Pending, write Pending)` | `ReadBlocked` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Waiting, wrote: All }` | `Open (Reading, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answered { ending: Waiting, wrote: Blocked }` | `Open (Reading, Owing; read Pending, write Full)` | `Wait` |
-//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Backpressure, wrote: Blocked }` | `Open (Unanswered, Owing; read Drained, write Full)` | `Wait` |
-//! | `Open (Reading, Owing; read Pending, write Full)` | `Ready { read: false, write: true, hup: false }` | `Open (Reading, Owing; read Pending, write Pending)` | `Flush` |
-//! | `Open (Reading, Owing; read Pending, write Pending)` | `WroteAll` | `Open (Reading, Drained; read Pending, write Pending)` | `CallOnDrained` |
-//! | `Open (Reading, Drained; read Pending, write Pending)` | `HookDone(Nothing)` | `Open (Reading, Idle; read Pending, write Pending)` | `Read` |
-//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Close, wrote: All }` | `Closing(Done) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
-//! | `Closing(Done) (Unanswered, Idle; read Drained, write Pending)` | `ShutDone` | `Lingering(Done) (Unanswered, Shut; read Drained, write Pending)` | `Wait` |
-//! | `Lingering(Done) (Unanswered, Shut; read Drained, write Pending)` | `Ready { read: true, write: true, hup: true }` | `Lingering(Done) (Unanswered, Shut; read Hup, write Pending)` | `Discard` |
-//! | `Lingering(Done) (Unanswered, Shut; read Hup, write Pending)` | `ReadEof` | `Closed(Done) (Unanswered, Shut; read Drained, write Pending)` | `Close(Done)` |
-//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Answered { ending: Violation, wrote: All }` | `Closing(Violation) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
-//! | `Open (Reading, Idle; read Hup, write Pending)` | `ReadEof` | `Open (Eof, Idle; read Drained, write Pending)` | `CallOnEof` |
-//! | `Open (Eof, Idle; read Drained, write Pending)` | `EofHandled { keep_open: false, wrote: Nothing }` | `Closing(Eof) (Eof, Idle; read Drained, write Pending)` | `ShutWrite` |
-//! | `Open (Eof, Idle; read Drained, write Pending)` | `EofHandled { keep_open: true, wrote: All }` | `Open (HalfClosed, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (HalfClosed, Idle; read Drained, write Pending)` | `Command(ShutWrite)` | `Open (HalfClosed, Shutting; read Drained, write Pending)` | `ShutWrite` |
-//! | `Open (HalfClosed, Shutting; read Drained, write Pending)` | `ShutDone` | `Closed(Done) (HalfClosed, Shut; read Drained, write Pending)` | `Close(Done)` |
-//! | `Open (Reading, Owing; read Drained, write Full)` | `Command(ShutWrite)` | `Open (Reading, ShutAfterFlush; read Drained, write Full)` | `Wait` |
-//! | `Open (Reading, ShutAfterFlush; read Drained, write Pending)` | `WroteAll` | `Open (Reading, Shutting; read Drained, write Pending)` | `ShutWrite` |
-//! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Pause)` | `Open (Paused, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Paused, Idle; read Pending, write Pending)` | `Command(Resume)` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
-//! | `Open (Unanswered, Idle; read Drained, write Pending)` | `Command(Await)` | `Open (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Awaiting, Idle; read Drained, write Pending)` | `Answered { ending: Backpressure, wrote: All }` | `Open (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Awaiting, Idle; read Pending, write Pending)` | `JobDone` | `Open (Unanswered, Idle; read Pending, write Pending)` | `Answer` |
-//! | `Open (Unanswered, Idle; read Pending, write Pending)` | `Delivered(Blocked)` | `Open (Unanswered, Owing; read Pending, write Full)` | `Wait` |
-//! | `Open (Awaiting, Idle; read Drained, write Pending)` | `Command(Pause)` | `Open (AwaitingPaused, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (AwaitingPaused, Idle; read Drained, write Pending)` | `JobDone` | `Open (Paused, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Awaiting, Idle; read Drained, write Pending)` | `Ready { read: true, write: true, hup: true }` | `Open (Awaiting, Idle; read Hup, write Pending)` | `CheckError` |
-//! | `Open (Awaiting, Idle; read Hup, write Pending)` | `SocketError(None)` | `Open (Awaiting, Idle; read HupDrained, write Pending)` | `Wait` |
-//! | `Open (Awaiting, Idle; read Hup, write Pending)` | `SocketError(Some(Reset))` | `Closed(Reset) (Awaiting, Idle; read Hup, write Pending)` | `Close(Reset)` |
-//! | `Open (Awaiting, Idle; read HupDrained, write Pending)` | `JobDone` | `Open (Unanswered, Idle; read Hup, write Pending)` | `Answer` |
-//! | `Draining (Awaiting, Idle; read Drained, write Pending)` | `Poke` | `Draining (Awaiting, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Queued)` | `Open (Reading, Owing; read Drained, write Pending)` | `Flush` |
-//! | `Open (Reading, Owing; read Pending, write Full)` | `Command(SetRelay(ReadWhileOwing))` | `Open (Reading, Owing; read Pending, write Full; relay)` | `Read` |
-//! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Close)` | `Closing(Done) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
-//! | `Open (Reading, Idle; read Drained, write Pending)` | `Command(Stop)` | `Draining (Reading, Idle; read Pending, write Pending)` | `Read` |
-//! | `Draining (Reading, Idle; read Pending, write Pending)` | `ReadBlocked` | `Closing(Shutdown) (Reading, Idle; read Drained, write Pending)` | `ShutWrite` |
-//! | `Open (Reading, Idle; read Drained, write Pending)` | `Deadline(IdleTimeout)` | `Closed(IdleTimeout) (Reading, Idle; read Drained, write Pending)` | `Close(IdleTimeout)` |
-//! | `Open (Reading, Idle; read Drained, write Pending)` | `Abort(Reset)` | `Closed(Reset) (Reading, Idle; read Drained, write Pending)` | `Close(Reset)` |
-//! | `Open (HalfClosed, Idle; read Pending, write Pending)` | `SocketError(Some(Reset))` | `Closed(Reset) (HalfClosed, Idle; read Pending, write Pending)` | `Close(Reset)` |
-//! | `Connecting (Reading, Idle; read Drained, write Full)` | `Poke` | `Connecting (Reading, Idle; read Drained, write Full)` | `Wait` |
-//! | `Connecting (Reading, Idle; read Drained, write Full)` | `Ready { read: false, write: true, hup: false }` | `Connecting (Reading, Idle; read Drained, write Pending)` | `CheckConnect` |
-//! | `Connecting (Reading, Idle; read Drained, write Pending)` | `Connected(None)` | `Connecting (Reading, Idle; read Drained, write Full)` | `Wait` |
-//! | `Connecting (Reading, Idle; read Drained, write Pending)` | `Connected(Some(true))` | `Opening (Reading, Idle; read Drained, write Pending)` | `CallOnOpen` |
-//! | `Connecting (Reading, Idle; read Drained, write Pending)` | `Connected(Some(false))` | `Closed(ConnectFailed) (Reading, Idle; read Drained, write Pending)` | `ConnectFailed` |
-//! | `Connecting (Reading, Idle; read Drained, write Full)` | `Deadline(ConnectFailed)` | `Closed(ConnectFailed) (Reading, Idle; read Drained, write Full)` | `ConnectFailed` |
-//! | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Poke` | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Ready { read: true, write: true, hup: false }` | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Handshake` |
-//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Shook(Blocked { owing: false })` | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Wait` |
-//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Shook(Blocked { owing: true })` | `Handshaking (Reading, Owing; read Drained, write Full)` | `Wait` |
-//! | `Handshaking (Reading, Owing; read Drained, write Full)` | `Ready { read: false, write: true, hup: false }` | `Handshaking (Reading, Owing; read Drained, write Pending)` | `Handshake` |
-//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Shook(Done { owing: false })` | `Opening (Reading, Idle; read Pending, write Pending)` | `CallOnOpen` |
-//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Shook(Refused(Tls))` | `Closing(Tls) (Reading, Owing; read Pending, write Pending)` | `Flush` |
-//! | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Deadline(HandshakeTimeout)` | `Closed(HandshakeTimeout) (Reading, Idle; read Drained, write Pending)` | `Close(HandshakeTimeout)` |
-//! | `Handshaking (Reading, Idle; read Pending, write Pending)` | `Abort(Tls)` | `Closed(Tls) (Reading, Idle; read Pending, write Pending)` | `Close(Tls)` |
-//! | `Handshaking (Reading, Idle; read Drained, write Pending)` | `Command(Stop)` | `Closed(Shutdown) (Reading, Idle; read Drained, write Pending)` | `Close(Shutdown)` |
-//! | `Closed(Reset) (Reading, Idle; read Drained, write Pending)` | `Read { short: true }` | `Closed(Reset) (Reading, Idle; read Drained, write Pending)` | `Close(Reset)` |
+#![doc = include_str!("machine/table.md")]
 
 use crate::conn::close::CloseReason;
 
@@ -386,6 +312,9 @@ impl std::fmt::Display for State {
     }
 }
 
+mod commands;
+#[cfg(test)]
+mod equivalence;
 mod events;
 mod handshake;
 mod rules;

@@ -3,11 +3,11 @@
 //! rule of the connection's life is in this file, but the TLS handshake's
 //! three, which are in `handshake.rs`.
 
-use super::handshake;
 use super::{
-    Action, Command, Ending, Event, Input, Life, Output, ReadEdge, Ready, Relay, State, Timeout,
-    WriteEdge, Wrote,
+    Action, Ending, Event, Input, Life, Output, ReadEdge, Ready, Relay, State, Timeout, WriteEdge,
+    Wrote,
 };
+use super::{commands, handshake};
 use crate::conn::close::CloseReason;
 
 /// The machine by its rules, for any state and event: the state after
@@ -152,7 +152,7 @@ fn apply(mut s: State, event: Event) -> State {
             }
         }
         Event::Shook(shake) => s = handshake::shook(s, shake),
-        Event::Command(command) => s = command_(s, command),
+        Event::Command(command) => s = commands::command(s, command),
     }
     s
 }
@@ -194,75 +194,6 @@ fn answered(mut s: State, ending: Ending, w: Wrote) -> State {
     s
 }
 
-/// A command from user code.
-#[inline(always)]
-fn command_(mut s: State, command: Command) -> State {
-    if s.life == Life::Handshaking {
-        let close = match command {
-            Command::Close => Some(CloseReason::Done),
-            Command::Stop => Some(CloseReason::Shutdown),
-            _ => None,
-        };
-        return handshake::command(s, close);
-    }
-    match command {
-        Command::Close => {
-            s.life = match s.life {
-                // Nothing was sent yet: there is nothing to flush.
-                Life::Connecting => Life::Closed(CloseReason::Done),
-                life => closing(life, CloseReason::Done),
-            }
-        }
-        Command::Pause => {
-            s.input = match s.input {
-                Input::Reading | Input::Unanswered => Input::Paused,
-                Input::Awaiting => Input::AwaitingPaused,
-                other => other,
-            }
-        }
-        Command::Await => {
-            if matches!(s.input, Input::Reading | Input::Unanswered) {
-                s.input = Input::Awaiting;
-            }
-        }
-        Command::Resume => {
-            s.input = match s.input {
-                Input::Paused => Input::Unanswered, // answer what waits first
-                Input::AwaitingPaused => Input::Awaiting,
-                other => other,
-            }
-        }
-        Command::ShutWrite => {
-            s.output = match s.output {
-                Output::Idle | Output::Drained => Output::Shutting,
-                Output::Owing => Output::ShutAfterFlush,
-                other => other,
-            }
-        }
-        Command::SetRelay(relay) => s.relay = relay,
-        Command::Queued => {
-            if matches!(s.output, Output::Idle | Output::Drained) {
-                s.output = Output::Owing;
-            }
-        }
-        Command::Stop => match s.life {
-            Life::Connecting => s.life = Life::Closed(CloseReason::Shutdown),
-            Life::Opening | Life::Open => {
-                s.life = Life::Draining;
-                // Look once more for requests that already arrived: they are
-                // answered; then the connection closes.
-                s.ready.read = match s.ready.read {
-                    ReadEdge::Drained => ReadEdge::Pending,
-                    ReadEdge::HupDrained => ReadEdge::Hup,
-                    edge => edge,
-                };
-            }
-            _ => {}
-        },
-    }
-    s
-}
-
 /// The write half after a write of owed bytes or of a fresh reply.
 #[inline(always)]
 fn wrote(mut s: State, wrote: Wrote) -> State {
@@ -297,7 +228,7 @@ fn owing(output: Output) -> Output {
 
 /// Starts closing for `reason`, unless already closing (the first reason wins).
 #[inline(always)]
-fn closing(life: Life, reason: CloseReason) -> Life {
+pub(super) fn closing(life: Life, reason: CloseReason) -> Life {
     match life {
         Life::Opening | Life::Open | Life::Draining => Life::Closing(reason),
         other => other,
