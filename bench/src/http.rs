@@ -151,7 +151,7 @@ fn scaled(text: &str, units: &[(&str, f64)]) -> Option<f64> {
 /// server), no access log, errors to stderr (the server's log), PID and temp
 /// files under its prefix in the work directory, keep-alive never cut by a
 /// request count, and a 17-byte body, as twig's is. `ADDR` is replaced.
-const NGINX_CONF: &str = r#"daemon off;
+pub(crate) const NGINX_CONF: &str = r#"daemon off;
 master_process off;
 worker_processes 1;
 pid nginx.pid;

@@ -23,11 +23,13 @@ mod callgrind;
 mod http;
 mod kv;
 mod load;
+mod pairs;
 mod procs;
 mod report;
 mod syscalls;
 mod targets;
 mod threads;
+mod tls;
 mod workloads;
 
 use std::io;
@@ -38,7 +40,7 @@ use procs::Bins;
 use report::Report;
 use workloads::Opts;
 
-const WORKLOADS: [&str; 10] = [
+const WORKLOADS: [&str; 11] = [
     "echo",
     "pipeline",
     "bulk",
@@ -49,6 +51,7 @@ const WORKLOADS: [&str; 10] = [
     "syscalls",
     "instructions",
     "threads",
+    "tls",
 ];
 
 fn main() {
@@ -138,6 +141,8 @@ fn run() -> io::Result<()> {
         release,
         bench_dir: workspace.join("bench"),
         work,
+        twig: twig.clone(),
+        target: target.clone(),
     };
 
     let started = Instant::now();
@@ -150,6 +155,7 @@ fn run() -> io::Result<()> {
             "kv" => &["redis-server", "redis-benchmark"],
             "http" => &["taskset", "wrk", "nginx"],
             "threads" => &["wrk", "nginx"],
+            "tls" => &["taskset", "wrk", "nginx", "openssl", "python3"],
             _ => &["taskset", "python3"],
         };
         let missing: Vec<&str> = needs.iter().copied().filter(|t| !on_path(t)).collect();
@@ -171,6 +177,7 @@ fn run() -> io::Result<()> {
             "instructions" => callgrind::instructions(&bins, &opts, &mut report, true)?,
             "http-instructions" => callgrind::instructions(&bins, &opts, &mut report, false)?,
             "threads" => threads::threads(&bins, &opts, &mut report)?,
+            "tls" => tls::tls(&bins, &opts, &mut report)?,
             _ => unreachable!("checked above"),
         }
     }

@@ -75,6 +75,10 @@ pub struct Bins {
     pub bench_dir: PathBuf,
     /// Where server logs and tool outputs go.
     pub work: PathBuf,
+    /// The twig checkout measured (its examples were built from here).
+    pub twig: PathBuf,
+    /// The cargo target directory.
+    pub target: PathBuf,
 }
 
 impl Bins {
