@@ -11,7 +11,7 @@ mod echo_server;
 #[path = "../examples/http_server.rs"]
 #[allow(dead_code)]
 mod http_server;
-#[path = "../examples/kv_server.rs"]
+#[path = "../examples/kv_server/main.rs"]
 #[allow(dead_code)]
 mod kv_server;
 #[path = "../examples/reply_server.rs"]

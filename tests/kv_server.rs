@@ -6,7 +6,7 @@
 
 mod support;
 
-#[path = "../examples/kv_server.rs"]
+#[path = "../examples/kv_server/main.rs"]
 #[allow(dead_code)]
 mod kv_server;
 
@@ -26,7 +26,12 @@ use support::{
 use twig::{CloseReason, Frame};
 
 fn start_kv() -> Running<Store> {
-    start_with(kv_server::builder(), Store::new(), Kv::default, |_| {})
+    start_with(
+        kv_server::builder(),
+        Store::new(),
+        Kv::default,
+        kv_server::install,
+    )
 }
 
 /// One command as a RESP2 multibulk array.
@@ -142,14 +147,23 @@ fn unknown_commands_and_wrong_arguments_get_redis_errors() {
     let server = start_kv();
     let mut c = connect(server.addr);
     let cases: &[(Vec<u8>, &[u8])] = &[
-        (b"xyz\r\n".to_vec(), b"-ERR unknown command 'xyz'\r\n"),
         (
-            b"FLUSHALL now\r\n".to_vec(),
-            b"-ERR unknown command 'FLUSHALL'\r\n",
+            b"xyz\r\n".to_vec(),
+            b"-ERR unknown command 'xyz', with args beginning with: \r\n",
         ),
-        // A name cannot inject reply lines: control bytes are blanked.
-        (cmd(&[b"a\r\n+OK"]), b"-ERR unknown command 'a  +OK'\r\n"),
-        (cmd(&[b""]), b"-ERR unknown command ''\r\n"),
+        (
+            b"FLUSHALL2 now 'x'\r\n".to_vec(),
+            b"-ERR unknown command 'FLUSHALL2', with args beginning with: 'now' ''x'' \r\n",
+        ),
+        // A name cannot inject reply lines: CR and LF are blanked, as Redis does.
+        (
+            cmd(&[b"a\r\n+OK", b"b\nc"]),
+            b"-ERR unknown command 'a  +OK', with args beginning with: 'b c' \r\n",
+        ),
+        (
+            cmd(&[b""]),
+            b"-ERR unknown command '', with args beginning with: \r\n",
+        ),
         (
             b"GET\r\n".to_vec(),
             b"-ERR wrong number of arguments for 'get' command\r\n",
@@ -162,7 +176,7 @@ fn unknown_commands_and_wrong_arguments_get_redis_errors() {
             b"SET k\r\n".to_vec(),
             b"-ERR wrong number of arguments for 'set' command\r\n",
         ),
-        (b"SET k v EX 10\r\n".to_vec(), b"-ERR syntax error\r\n"),
+        (b"SET k v EX 10 PX 5\r\n".to_vec(), b"-ERR syntax error\r\n"),
         (
             b"DEL\r\n".to_vec(),
             b"-ERR wrong number of arguments for 'del' command\r\n",
@@ -177,7 +191,7 @@ fn unknown_commands_and_wrong_arguments_get_redis_errors() {
         ),
         (
             b"CONFIG SET save x\r\n".to_vec(),
-            b"-ERR only CONFIG GET <parameter> is supported\r\n",
+            b"-ERR CONFIG SET is not supported by this server\r\n",
         ),
         // What redis-cli and redis-benchmark ask on their way in.
         (cmd(&[b"COMMAND", b"DOCS"]), b"*0\r\n"),
@@ -189,7 +203,7 @@ fn unknown_commands_and_wrong_arguments_get_redis_errors() {
             cmd(&[b"CONFIG", b"GET", b"appendonly"]),
             b"*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n",
         ),
-        (cmd(&[b"CONFIG", b"GET", b"maxmemory"]), b"*0\r\n"),
+        (cmd(&[b"CONFIG", b"GET", b"nosuch"]), b"*0\r\n"),
         (b"GET k\r\n".to_vec(), b"$-1\r\n"), // none of the above stored anything
     ];
     for (request, reply) in cases {
@@ -495,7 +509,9 @@ fn framing_is_consistent_for_every_prefix_and_never_panics() {
 
 // ---- the real Redis tools -------------------------------------------------
 
-/// Whether `program` can be run; if not, says the test is skipped.
+/// Whether `program` can be run; if not, says the test is skipped (and
+/// fails it under `CI=true`: CI installs redis-tools, so a skip there would
+/// hide a broken install).
 fn installed(program: &str) -> bool {
     let found = Command::new(program)
         .arg("--version")
@@ -504,6 +520,8 @@ fn installed(program: &str) -> bool {
         .status()
         .is_ok();
     if !found {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!ci, "{program} is not installed, and CI=true");
         eprintln!("skipping: {program} not installed (apt-get install redis-tools)");
     }
     found
@@ -512,6 +530,11 @@ fn installed(program: &str) -> bool {
 /// Runs a tool with `input` on stdin; killed (by its PID) and failed if it
 /// takes longer than [`WAIT`].
 fn run(program: &str, args: &[&str], input: &[u8]) -> Output {
+    run_for(program, args, input, WAIT)
+}
+
+/// [`run`] with its own time limit.
+fn run_for(program: &str, args: &[&str], input: &[u8], limit: Duration) -> Output {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -528,14 +551,14 @@ fn run(program: &str, args: &[&str], input: &[u8]) -> Output {
         drop(stdin);
         let _ = tx.send(child.wait_with_output());
     });
-    match rx.recv_timeout(WAIT) {
+    match rx.recv_timeout(limit) {
         Ok(output) => output.expect("wait for the tool"),
         Err(_) => {
             let _ = Command::new("kill")
                 .arg("-KILL")
                 .arg(pid.to_string())
                 .status();
-            panic!("{program} {args:?} still running after {WAIT:?}");
+            panic!("{program} {args:?} still running after {limit:?}");
         }
     }
 }
@@ -678,4 +701,129 @@ fn the_example_binary_serves_and_stops_on_sigterm() {
     proc.signal("TERM");
     let summary = assert_clean_exit(proc);
     assert!(summary.contains("twig stopped"), "{summary}");
+}
+
+#[test]
+fn redis_benchmark_runs_every_default_test_to_the_end() {
+    if !installed("redis-benchmark") {
+        return;
+    }
+    let server = start_kv();
+    let port = server.addr.port().to_string();
+    // Every default test (no -t), 20,000 requests each. -P 16 keeps the
+    // debug build of the test near ten seconds (without it, about thirty);
+    // the limit leaves room for a loaded machine.
+    let args = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-q",
+        "-n",
+        "20000",
+        "-P",
+        "16",
+    ];
+    let out = run_for("redis-benchmark", &args, b"", Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{out:?}");
+    for bad in ["WARNING", "ERR", "rror"] {
+        assert!(
+            !stdout.contains(bad) && !stderr.contains(bad),
+            "{bad:?} in: {stdout}{stderr}"
+        );
+    }
+    let results: Vec<&str> = stdout
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|line| line.contains("requests per second,"))
+        .collect();
+    // redis-benchmark 7.0's default list, in its order (7.2 adds XADD).
+    let tests = [
+        "PING_INLINE",
+        "PING_MBULK",
+        "SET",
+        "GET",
+        "INCR",
+        "LPUSH",
+        "RPUSH",
+        "LPOP",
+        "RPOP",
+        "SADD",
+        "HSET",
+        "SPOP",
+        "ZADD",
+        "ZPOPMIN",
+        "LPUSH (needed to benchmark LRANGE)",
+        "LRANGE_100 (first 100 elements)",
+        "LRANGE_300 (first 300 elements)",
+        "LRANGE_500 (first 500 elements)",
+        "LRANGE_600 (first 600 elements)",
+        "MSET (10 keys)",
+    ];
+    for test in tests {
+        assert!(
+            results
+                .iter()
+                .any(|line| line.starts_with(&format!("{test}: "))),
+            "no result for {test} in {stdout:?}"
+        );
+    }
+    for line in &results {
+        println!("{line}");
+    }
+    let mut c = connect(server.addr);
+    // Without -r every test uses one key: 20,000 INCRs of one counter.
+    expect(&mut c, b"GET counter:__rand_int__\r\n", b"$5\r\n20000\r\n");
+    // LPUSH and RPUSH add 40,000, LPOP and RPOP take them, the LRANGE
+    // test's own LPUSH adds 20,000.
+    expect(&mut c, b"LLEN mylist\r\n", b":20000\r\n");
+    let stats = stats_of(&server.handle);
+    assert_eq!(stats.closed(CloseReason::Violation), 0);
+    assert_eq!(stats.closed(CloseReason::Panic), 0);
+}
+
+#[test]
+fn redis_cli_habits_info_ttl_keys_and_client() {
+    if !installed("redis-cli") {
+        return;
+    }
+    let server = start_kv();
+    let cli = |args: &[&str]| redis_cli(server.addr, args, b"");
+    let info = cli(&["info"]);
+    assert!(
+        info.contains("# Server") && info.contains("redis_version:7."),
+        "{info}"
+    );
+    assert!(info.contains("connected_clients:1"), "{info}");
+    assert!(cli(&["info", "stats"]).contains("total_connections_received:2"));
+    assert_eq!(cli(&["set", "session:1", "x", "ex", "100"]), "OK\n");
+    assert_eq!(cli(&["set", "session:2", "y"]), "OK\n");
+    assert_eq!(cli(&["rpush", "queue", "a", "b", "c"]), "3\n");
+    assert_eq!(cli(&["ttl", "session:1"]), "100\n");
+    assert_eq!(cli(&["ttl", "session:2"]), "-1\n");
+    assert_eq!(cli(&["ttl", "nothing"]), "-2\n");
+    assert_eq!(cli(&["expire", "session:2", "30"]), "1\n");
+    assert_eq!(cli(&["ttl", "session:2"]), "30\n");
+    let mut keys: Vec<String> = cli(&["keys", "*"]).lines().map(String::from).collect();
+    keys.sort();
+    assert_eq!(keys, ["queue", "session:1", "session:2"]);
+    assert_eq!(cli(&["keys", "session:*"]).lines().count(), 2);
+    assert_eq!(cli(&["lrange", "queue", "0", "-1"]), "a\nb\nc\n");
+    assert_eq!(cli(&["type", "queue"]), "list\n");
+    assert!(cli(&["get", "queue"]).contains("WRONGTYPE Operation against a key"));
+    assert!(
+        cli(&["foo", "bar"]).contains("ERR unknown command 'foo', with args beginning with: 'bar'")
+    );
+    // One redis-cli connection, several commands on stdin: the client's name
+    // and address as CLIENT INFO shows them.
+    let out = redis_cli(server.addr, &[], b"client setname tool\nclient info\n");
+    assert!(out.starts_with("OK\nid="), "{out}");
+    assert!(
+        out.contains(" addr=127.0.0.1:") && out.contains(" name=tool "),
+        "{out}"
+    );
+    assert!(out.contains(&format!(" laddr={} ", server.addr)), "{out}");
+    assert_eq!(cli(&["config", "get", "save"]), "save\n\n");
 }
