@@ -3,7 +3,6 @@
 //! state. Called from `rules.rs`'s `apply`; kept apart so each file stays
 //! one concern.
 
-use super::rules::closing;
 use super::{Command, Input, Life, Output, ReadEdge, State, handshake};
 use crate::conn::close::CloseReason;
 
@@ -74,4 +73,13 @@ pub(super) fn command(mut s: State, command: Command) -> State {
         },
     }
     s
+}
+
+/// Starts closing for `reason`, unless already closing (the first reason wins).
+#[inline(always)]
+pub(super) fn closing(life: Life, reason: CloseReason) -> Life {
+    match life {
+        Life::Opening | Life::Open | Life::Draining => Life::Closing(reason),
+        other => other,
+    }
 }

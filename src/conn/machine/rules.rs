@@ -3,11 +3,12 @@
 //! rule of the connection's life is in this file, but the TLS handshake's
 //! three, which are in `handshake.rs`.
 
+use super::commands::{self, closing};
+use super::handshake;
 use super::{
     Action, Ending, Event, Input, Life, Output, ReadEdge, Ready, Relay, State, Timeout, WriteEdge,
     Wrote,
 };
-use super::{commands, handshake};
 use crate::conn::close::CloseReason;
 
 /// The machine by its rules, for any state and event: the state after
@@ -223,15 +224,6 @@ fn owing(output: Output) -> Output {
         Output::Idle | Output::Drained | Output::Owing => Output::Owing,
         Output::Shutting | Output::ShutAfterFlush => Output::ShutAfterFlush,
         Output::Shut => Output::Shut,
-    }
-}
-
-/// Starts closing for `reason`, unless already closing (the first reason wins).
-#[inline(always)]
-pub(super) fn closing(life: Life, reason: CloseReason) -> Life {
-    match life {
-        Life::Opening | Life::Open | Life::Draining => Life::Closing(reason),
-        other => other,
     }
 }
 
