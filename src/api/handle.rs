@@ -1,43 +1,13 @@
 //! [`Handle`]: how other threads reach the loop — stop it, or post work to it.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use log::warn;
-use mio::Waker;
 
 use crate::conn::id::ConnId;
-use crate::reactor::core::Core;
-
-/// A closure posted from another thread, run on the loop thread.
-pub(crate) type Job<S> = Box<dyn FnOnce(&mut Core<S>) + Send>;
-
-/// The state a [`Handle`] shares with its server.
-pub(crate) struct Shared<S> {
-    /// Wakes `poll` from another thread (an `eventfd` registered with the
-    /// poll under the reserved `WAKER` token).
-    pub(crate) waker: Waker,
-    /// Closures waiting to run; drained whole on each wake, so many posts
-    /// cost one wake-up.
-    pub(crate) queue: Mutex<Vec<Job<S>>>,
-    /// Set by [`Handle::stop`].
-    pub(crate) stop: AtomicBool,
-}
-
-impl<S> Shared<S> {
-    /// Moves every queued closure into `jobs` (which must be empty) and
-    /// hands its capacity to the queue, so neither side reallocates once
-    /// both have grown.
-    pub(crate) fn swap_jobs(&self, jobs: &mut Vec<Job<S>>) {
-        // A poisoned lock only means a poster panicked while pushing: the
-        // vector itself is still sound.
-        std::mem::swap(
-            &mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()),
-            jobs,
-        );
-    }
-}
+use crate::reactor::core::{Core, Shared};
 
 /// A `Send + Clone` handle to a [`Server`](crate::Server), for other threads:
 /// stop it, or run a closure on its loop thread (like Twisted's

@@ -22,6 +22,7 @@ pub(crate) mod pool;
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use log::{debug, error};
 
@@ -67,7 +68,9 @@ impl<S: 'static> Core<S> {
     /// A handle to this loop, for other threads (and offloaded jobs): post
     /// closures to it, send to connections, stop it.
     pub fn handle(&self) -> Handle<S> {
-        self.handle.clone()
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// Runs `work` on the offload pool; `then` gets its result on the loop
@@ -105,11 +108,12 @@ impl<S: 'static> Core<S> {
         W: FnOnce() -> T + Send + 'static,
         D: FnOnce(Result<T, String>, &mut Core<S>) + Send + 'static,
     {
+        let handle = self.handle();
         let config = &self.config;
         let pool = self
             .pool
             .get_or_insert_with(|| Pool::new(config.offload_threads, config.offload_queue));
-        let handle = self.handle.clone();
+
         let task = Box::new(move || {
             let result = catch_unwind(AssertUnwindSafe(work))
                 .map_err(|payload| panic_message(&*payload).to_string());

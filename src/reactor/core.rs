@@ -3,23 +3,23 @@
 //! Its connection commands (send, close, pause, connect...) are in
 //! [`commands`](super::commands).
 //!
-//! `core.rs`, `api/ctx.rs`, `api/protocol.rs` and `api/handle.rs` import
-//! each other: the one circle in the crate, and the user contract itself. A
-//! protocol's hooks get a [`Ctx`](crate::Ctx), a `Ctx` is a window on the
-//! `Core`, and the `Core` can open connections served by a protocol
-//! ([`Core::connect`]); a [`Handle`](crate::Handle) posts closures that take
-//! the `Core`, and the `Core` hands out its handle (offloaded jobs post
-//! their results through it).
+//! `core.rs`, `api/ctx.rs` and `api/protocol.rs` import each other: the one
+//! circle in the crate, and the user contract itself. A protocol's hooks get
+//! a [`Ctx`](crate::Ctx), a `Ctx` is a window on the `Core`, and the `Core`
+//! can open connections served by a protocol ([`Core::connect`]). The
+//! loop's mailbox ([`Shared`], what a [`Handle`](crate::Handle) wraps) lives
+//! here too, so `api/handle.rs` imports this file and not the other way.
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use log::trace;
-use mio::Registry;
+use mio::{Registry, Waker};
 use slab::Slab;
 
 use crate::api::config::{Config, clamp};
-use crate::api::handle::Handle;
 use crate::api::protocol::Protocol;
 use crate::api::stats::Stats;
 use crate::conn::close::CloseReason;
@@ -77,8 +77,9 @@ pub struct Core<S> {
     /// event during the callback (paused or closed by its own code, say):
     /// the frame/reply loop looks at its state only then.
     pub(crate) dispatched_moved: bool,
-    /// A handle to this loop: offloaded jobs post their results through it.
-    pub(crate) handle: Handle<S>,
+    /// This loop's mailbox: offloaded jobs post their results through it
+    /// (see [`Core::handle`]).
+    pub(crate) shared: Arc<Shared<S>>,
     /// The offload pool, started by the first offloaded job.
     pub(crate) pool: Option<Pool>,
     /// Detached jobs ([`Core::offload_detached`]) whose result has not come
@@ -146,7 +147,12 @@ impl fmt::Display for SendError {
 impl std::error::Error for SendError {}
 
 impl<S> Core<S> {
-    pub(crate) fn new(config: Config, state: S, registry: Registry, handle: Handle<S>) -> Core<S> {
+    pub(crate) fn new(
+        config: Config,
+        state: S,
+        registry: Registry,
+        shared: Arc<Shared<S>>,
+    ) -> Core<S> {
         Core {
             state,
             conns: Slab::new(),
@@ -160,7 +166,7 @@ impl<S> Core<S> {
             closed: Vec::new(),
             dispatching: None,
             dispatched_moved: false,
-            handle,
+            shared,
             pool: None,
             detached_in_flight: 0,
             reply: Vec::new(),
@@ -306,5 +312,36 @@ impl<S> Core<S> {
             conn.queued = true;
             self.dirty.push(id);
         }
+    }
+}
+
+/// A closure posted from another thread, run on the loop thread.
+pub(crate) type Job<S> = Box<dyn FnOnce(&mut Core<S>) + Send>;
+
+/// The loop's mailbox: what a [`Handle`](crate::Handle) shares with its
+/// server. Here, not in `api/handle.rs`, because the `Core` holds it (an
+/// offloaded job posts its result through it) and a handle only wraps it.
+pub(crate) struct Shared<S> {
+    /// Wakes `poll` from another thread (an `eventfd` registered with the
+    /// poll under the reserved `WAKER` token).
+    pub(crate) waker: Waker,
+    /// Closures waiting to run; drained whole on each wake, so many posts
+    /// cost one wake-up.
+    pub(crate) queue: Mutex<Vec<Job<S>>>,
+    /// Set by [`Handle::stop`](crate::Handle::stop).
+    pub(crate) stop: AtomicBool,
+}
+
+impl<S> Shared<S> {
+    /// Moves every queued closure into `jobs` (which must be empty) and
+    /// hands its capacity to the queue, so neither side reallocates once
+    /// both have grown.
+    pub(crate) fn swap_jobs(&self, jobs: &mut Vec<Job<S>>) {
+        // A poisoned lock only means a poster panicked while pushing: the
+        // vector itself is still sound.
+        std::mem::swap(
+            &mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()),
+            jobs,
+        );
     }
 }

@@ -20,7 +20,7 @@
 //!   and the accept of a client on one (the `tls` feature).
 //!
 //! Imports point down: reactor → conn, time; the only circle is the user
-//! contract, `core.rs` ↔ `api/ctx.rs` ↔ `api/protocol.rs` ↔ `api/handle.rs` (see
+//! contract, `core.rs` ↔ `api/ctx.rs` ↔ `api/protocol.rs` (see
 //! `core.rs`).
 
 pub(crate) mod accept;

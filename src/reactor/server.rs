@@ -11,13 +11,13 @@ use log::{debug, info, trace};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::api::config::{Builder, Config, validated};
-use crate::api::handle::{Handle, Job, Shared};
+use crate::api::handle::Handle;
 use crate::api::protocol::Protocol;
 use crate::api::stats::Stats;
 use crate::api::turn::Turn;
 use crate::conn::id as token;
 use crate::reactor::accept::{Listener, Quiet};
-use crate::reactor::core::Core;
+use crate::reactor::core::{Core, Job, Shared};
 use crate::reactor::group::Member;
 use crate::reactor::protocols::Protocols;
 
@@ -126,15 +126,12 @@ impl<S: 'static> Server<S> {
             queue: Mutex::new(Vec::new()),
             stop: Default::default(),
         });
-        let handle = Handle {
-            shared: Arc::clone(&shared),
-        };
         Ok(Server {
             poll,
             events: Events::with_capacity(1024),
             listeners: Vec::new(),
             scratch: vec![0; config.read_buffer_size],
-            core: Core::new(config, state, registry, handle),
+            core: Core::new(config, state, registry, Arc::clone(&shared)),
             protocols: Protocols::new(),
             shared,
             jobs: Vec::new(),
