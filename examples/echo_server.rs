@@ -2,14 +2,18 @@
 //! connection. A client that sends faster than it reads is slowed down
 //! (the server stops reading), not buffered without bound.
 //!
-//! Run: `cargo run --example echo_server [ADDR] [--workers N]` (default
-//! `0.0.0.0:7000`, one loop), then `nc 127.0.0.1 7000` and type. With
-//! `--workers N`, N loops on N threads share the port (`SO_REUSEPORT`).
+//! Run: `cargo run --example echo_server [ADDR] [--workers N]
+//! [--proxy-protocol]` (default `0.0.0.0:7000`, one loop), then `nc
+//! 127.0.0.1 7000` and type. ADDR may be `unix:/path/to.sock` (then `nc -U
+//! /path/to.sock`). With `--workers N`, N loops on N threads share the
+//! port (`SO_REUSEPORT`). `--proxy-protocol`: each connection must start
+//! with a PROXY v1/v2 header (behind HAProxy's `send-proxy`). Under systemd
+//! socket activation it serves the sockets it is given.
 //! Over TLS: `cargo run --features tls --example echo_server ADDR --tls-cert
 //! CERT --tls-key KEY`, then `openssl s_client -connect ADDR`.
 
 use log::info;
-use twig::{After, Ctx, Frame, Protocol, Server, Workers};
+use twig::{After, Ctx, Endpoint, Frame, Listen, Protocol, Server};
 
 /// Echo needs no framing: whatever arrived is a request. It works with any
 /// shared state `S`, since it uses none.
@@ -35,23 +39,34 @@ fn main() {
         .env()
         .init()
         .expect("the first logger");
-    let served = args("0.0.0.0:7000").and_then(|(addr, workers)| serve(&addr, workers));
+    let served = args("0.0.0.0:7000").and_then(|args| serve(&args));
     if let Err(e) = served {
         eprintln!("echo_server: {e}");
         std::process::exit(1);
     }
 }
 
-/// `[ADDR] [--workers N]`: the address (else `default`) and the number of
-/// loops (default 1).
-fn args(default: &str) -> std::io::Result<(String, usize)> {
+/// The command line.
+struct Args {
+    /// `host:port` or `unix:/path` (ignored when systemd passes sockets).
+    addr: String,
+    /// `--workers N`: loops sharing the listener (default 1).
+    workers: usize,
+    /// `--proxy-protocol`: every connection starts with a PROXY v1/v2 header.
+    proxy: bool,
+}
+
+/// `[ADDR] [--workers N] [--proxy-protocol]`; ADDR defaults to `default`.
+fn args(default: &str) -> std::io::Result<Args> {
     let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
-    let (mut addr, mut workers) = (None, 1);
+    let (mut addr, mut workers, mut proxy) = (None, 1, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--workers" {
             let n = args.next().and_then(|n| n.parse().ok());
             workers = n.ok_or_else(|| bad("--workers needs a number".into()))?;
+        } else if arg == "--proxy-protocol" {
+            proxy = true;
         } else if arg == "--tls-cert" || arg == "--tls-key" {
             args.next(); // read by `tls_files`
         } else if addr.is_none() {
@@ -60,31 +75,50 @@ fn args(default: &str) -> std::io::Result<(String, usize)> {
             return Err(bad(format!("unexpected argument {arg:?}")));
         }
     }
-    Ok((addr.unwrap_or_else(|| default.into()), workers))
+    let addr = addr.unwrap_or_else(|| default.into());
+    Ok(Args {
+        addr,
+        workers,
+        proxy,
+    })
+}
+
+/// What to listen on: the sockets systemd passed in, else `args.addr`;
+/// each with a PROXY header first if asked, and TLS if given a certificate.
+fn listens(args: &Args) -> std::io::Result<Vec<Listen>> {
+    let mut listens = Vec::new();
+    for listen in Listen::from_systemd_or(&args.addr)? {
+        let listen = listen.proxy_protocol(args.proxy);
+        listens.push(match tls_files() {
+            Some(files) => with_tls(listen, files)?,
+            None => listen,
+        });
+    }
+    Ok(listens)
 }
 
 /// With `workers` 1, exactly a single `Server` on this thread; with more,
 /// that many loops on their own threads, sharing the port.
-fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
+fn serve(args: &Args) -> std::io::Result<()> {
+    let workers = args.workers;
     let mut server = Server::builder()
         .timeouts_from_env()
         .workers(workers)
         .build_workers(|_| ())?;
-    let bound = match tls_files() {
-        Some(files) => listen_tls(&mut server, addr, files, || Echo)?,
-        None => server.listen(addr, || Echo)?,
-    };
-    server.stop_on_signals()?;
     let loops = if workers > 1 {
         format!(" ({workers} loops)")
     } else {
         String::new()
     };
-    info!(
-        "echoing on {bound}; try: nc {} {}{loops}",
-        bound.ip(),
-        bound.port()
-    );
+    for listen in listens(args)? {
+        let bound = server.listen_at(listen, || Echo)?;
+        let try_it = match &bound {
+            Endpoint::Tcp(addr) => format!("nc {} {}", addr.ip(), addr.port()),
+            Endpoint::Unix(path) => format!("nc -U {}", path.display()),
+        };
+        info!("echoing on {bound}; try: {try_it}{loops}");
+    }
+    server.stop_on_signals()?;
     let stats = server.run()?;
     if workers > 1 {
         for (index, stats) in stats.per_loop.iter().enumerate() {
@@ -104,28 +138,18 @@ fn tls_files() -> Option<(String, String)> {
     value("--tls-cert").zip(value("--tls-key"))
 }
 
-/// A TLS listener with the certificate and key from PEM files (the `tls`
-/// feature: `cargo run --features tls --example ...`).
+/// TLS with the certificate and key from PEM files (the `tls` feature:
+/// `cargo run --features tls --example ...`).
 #[cfg(feature = "tls")]
-fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
-    server: &mut Workers<S>,
-    addr: &str,
-    (cert, key): (String, String),
-    factory: impl FnMut() -> P + Clone + Send + 'static,
-) -> std::io::Result<std::net::SocketAddr> {
+fn with_tls(listen: Listen, (cert, key): (String, String)) -> std::io::Result<Listen> {
     let tls = twig::tls::TlsConfig::builder()
         .cert_pem_files(cert, key)?
         .build()?;
-    server.listen_tls(addr, tls, factory)
+    Ok(listen.tls(tls))
 }
 
 #[cfg(not(feature = "tls"))]
-fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
-    _: &mut Workers<S>,
-    _: &str,
-    _: (String, String),
-    _: impl FnMut() -> P + Clone + Send + 'static,
-) -> std::io::Result<std::net::SocketAddr> {
+fn with_tls(_: Listen, _: (String, String)) -> std::io::Result<Listen> {
     let why = "built without TLS: run with --features tls";
     Err(std::io::Error::new(std::io::ErrorKind::Unsupported, why))
 }

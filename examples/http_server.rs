@@ -2,10 +2,17 @@
 //! the POST body, the request's headers, and an HTML page for a browser.
 //! Keep-alive, pipelining, chunked uploads and `Expect: 100-continue` work.
 //!
-//! Run: `cargo run --example http_server [ADDR] [--workers N]` (default
-//! `0.0.0.0:8080`, one loop), then `curl http://127.0.0.1:8080/`, `curl
-//! --data-binary hi http://127.0.0.1:8080/echo`, or open
-//! `http://127.0.0.1:8080/index.html`. With `--workers N`, N loops share the
+//! Run: `cargo run --example http_server [ADDR] [--workers N]
+//! [--proxy-protocol]` (default `0.0.0.0:8080`, one loop), then `curl
+//! http://127.0.0.1:8080/`, `curl --data-binary hi
+//! http://127.0.0.1:8080/echo`, `curl http://127.0.0.1:8080/whoami` (the
+//! peer address the server sees), or open `http://127.0.0.1:8080/index.html`.
+//! ADDR may be `unix:/path/to.sock` (then `curl --unix-socket
+//! /path/to.sock http://localhost/`). `--proxy-protocol`: behind HAProxy's
+//! `send-proxy` or `send-proxy-v2`, each connection starts with a PROXY
+//! header, and `/whoami` shows the client's address. Under systemd socket
+//! activation (or `systemd-socket-activate -l 8080 http_server`) it serves
+//! the sockets it is given instead of binding ADDR. With `--workers N`, N loops share the
 //! port, and each counts its own visitors: state is per loop (see
 //! `counter_workers.rs` for a count across loops).
 //! Over TLS (ALPN `http/1.1`): `cargo run --features tls --example
@@ -17,7 +24,7 @@ use std::time::Duration;
 
 use log::info;
 use twig::http::{Http, Limits, Router};
-use twig::{Ctx, Server, Workers};
+use twig::{Ctx, Endpoint, Listen, Server};
 
 /// The app. The shared state is a `u64`: requests served to `/index.html`
 /// (by this loop).
@@ -28,6 +35,11 @@ pub fn router() -> Router<u64> {
             let kind = req.header_str("Content-Type");
             res.content_type(kind.unwrap_or("application/octet-stream"));
             res.send(req.body());
+        })
+        // The peer the protocol sees: behind a proxy that sends a PROXY
+        // header (`--proxy-protocol`), the client, not the proxy.
+        .get("/whoami", |_, res, ctx| {
+            let _ = writeln!(res, "{}", ctx.peer());
         })
         .get("/headers", |req, res, _| {
             res.content_type("text/plain; charset=utf-8");
@@ -57,23 +69,34 @@ fn main() {
         .env()
         .init()
         .expect("the first logger");
-    let served = args("0.0.0.0:8080").and_then(|(addr, workers)| serve(&addr, workers));
+    let served = args("0.0.0.0:8080").and_then(|args| serve(&args));
     if let Err(e) = served {
         eprintln!("http_server: {e}");
         std::process::exit(1);
     }
 }
 
-/// `[ADDR] [--workers N]`: the address (else `default`) and the number of
-/// loops (default 1).
-fn args(default: &str) -> std::io::Result<(String, usize)> {
+/// The command line.
+struct Args {
+    /// `host:port` or `unix:/path` (ignored when systemd passes sockets).
+    addr: String,
+    /// `--workers N`: loops sharing the listener (default 1).
+    workers: usize,
+    /// `--proxy-protocol`: every connection starts with a PROXY v1/v2 header.
+    proxy: bool,
+}
+
+/// `[ADDR] [--workers N] [--proxy-protocol]`; ADDR defaults to `default`.
+fn args(default: &str) -> std::io::Result<Args> {
     let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
-    let (mut addr, mut workers) = (None, 1);
+    let (mut addr, mut workers, mut proxy) = (None, 1, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--workers" {
             let n = args.next().and_then(|n| n.parse().ok());
             workers = n.ok_or_else(|| bad("--workers needs a number".into()))?;
+        } else if arg == "--proxy-protocol" {
+            proxy = true;
         } else if arg == "--tls-cert" || arg == "--tls-key" {
             args.next(); // read by `tls_files`
         } else if addr.is_none() {
@@ -82,10 +105,30 @@ fn args(default: &str) -> std::io::Result<(String, usize)> {
             return Err(bad(format!("unexpected argument {arg:?}")));
         }
     }
-    Ok((addr.unwrap_or_else(|| default.into()), workers))
+    let addr = addr.unwrap_or_else(|| default.into());
+    Ok(Args {
+        addr,
+        workers,
+        proxy,
+    })
 }
 
-fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
+/// What to listen on: the sockets systemd passed in, else `args.addr`;
+/// each with a PROXY header first if asked, and TLS if given a certificate.
+fn listens(args: &Args) -> std::io::Result<Vec<Listen>> {
+    let mut listens = Vec::new();
+    for listen in Listen::from_systemd_or(&args.addr)? {
+        let listen = listen.proxy_protocol(args.proxy);
+        listens.push(match tls_files() {
+            Some(files) => with_tls(listen, files)?,
+            None => listen,
+        });
+    }
+    Ok(listens)
+}
+
+fn serve(args: &Args) -> std::io::Result<()> {
+    let workers = args.workers;
     let limits = Limits::default();
     let mut server = Server::builder()
         .request_timeout(Some(Duration::from_secs(10))) // a request must finish in 10 s
@@ -96,12 +139,22 @@ fn serve(addr: &str, workers: usize) -> std::io::Result<()> {
         .build_workers(|_| 0u64)?; // each loop counts its own visitors
     let app = router();
     let factory = move || Http::new(app.clone()).limits(limits);
-    let (bound, scheme) = match tls_files() {
-        Some(files) => (listen_tls(&mut server, addr, files, factory)?, "https"),
-        None => (server.listen(addr, factory)?, "http"),
+    let scheme = if tls_files().is_some() {
+        "https"
+    } else {
+        "http"
     };
+    for listen in listens(args)? {
+        let bound = server.listen_at(listen, factory.clone())?;
+        let try_it = match &bound {
+            Endpoint::Tcp(addr) => format!("curl {scheme}://{addr}/"),
+            Endpoint::Unix(path) => {
+                format!("curl --unix-socket {} http://localhost/", path.display())
+            }
+        };
+        info!("serving HTTP on {bound}; try: {try_it}");
+    }
     server.stop_on_signals()?;
-    info!("serving HTTP on {bound}; try: curl {scheme}://{bound}/");
     let stats = server.run()?;
     if workers > 1 {
         for (index, stats) in stats.per_loop.iter().enumerate() {
@@ -121,29 +174,19 @@ fn tls_files() -> Option<(String, String)> {
     value("--tls-cert").zip(value("--tls-key"))
 }
 
-/// A TLS listener with the certificate and key from PEM files (the `tls`
-/// feature: `cargo run --features tls --example ...`).
+/// TLS with the certificate and key from PEM files (the `tls` feature:
+/// `cargo run --features tls --example ...`).
 #[cfg(feature = "tls")]
-fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
-    server: &mut Workers<S>,
-    addr: &str,
-    (cert, key): (String, String),
-    factory: impl FnMut() -> P + Clone + Send + 'static,
-) -> std::io::Result<std::net::SocketAddr> {
+fn with_tls(listen: Listen, (cert, key): (String, String)) -> std::io::Result<Listen> {
     let tls = twig::tls::TlsConfig::builder()
         .cert_pem_files(cert, key)?
         .alpn(&[twig::tls::ALPN_HTTP1])
         .build()?;
-    server.listen_tls(addr, tls, factory)
+    Ok(listen.tls(tls))
 }
 
 #[cfg(not(feature = "tls"))]
-fn listen_tls<P: twig::Protocol<S> + 'static, S: 'static>(
-    _: &mut Workers<S>,
-    _: &str,
-    _: (String, String),
-    _: impl FnMut() -> P + Clone + Send + 'static,
-) -> std::io::Result<std::net::SocketAddr> {
+fn with_tls(_: Listen, _: (String, String)) -> std::io::Result<Listen> {
     let why = "built without TLS: run with --features tls";
     Err(std::io::Error::new(std::io::ErrorKind::Unsupported, why))
 }

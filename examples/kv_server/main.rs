@@ -4,9 +4,13 @@
 //! as `ctx.state()` with no lock, because one thread owns it; expiry runs
 //! on twig's timers.
 //!
-//! Run: `cargo run --release --example kv_server [ADDR]` (default
-//! `127.0.0.1:6380`), then `redis-cli -p 6380 ping`, `redis-cli -p 6380 set k v`,
-//! or `redis-benchmark -p 6380 -q`.
+//! Run: `cargo run --release --example kv_server [ADDR] [--proxy-protocol]`
+//! (default `127.0.0.1:6380`), then `redis-cli -p 6380 ping`, `redis-cli -p
+//! 6380 set k v`, or `redis-benchmark -p 6380 -q`. ADDR may be
+//! `unix:/path/to.sock` (then `redis-cli -s /path/to.sock`).
+//! `--proxy-protocol`: behind HAProxy's `send-proxy`/`send-proxy-v2`, and
+//! `CLIENT INFO` shows the client's own address. Under systemd socket
+//! activation it serves the sockets it is given.
 //!
 //! Commands (names in any case): PING, ECHO, GET, SET (NX, XX, GET, EX, PX,
 //! KEEPTTL), MGET, MSET, INCR, DECR, DEL, EXISTS, TYPE, KEYS (glob),
@@ -144,26 +148,34 @@ fn main() {
         .env()
         .init()
         .expect("the first logger");
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:6380".into());
-    if let Err(e) = serve(&addr) {
+    let mut addr = "127.0.0.1:6380".to_string();
+    let mut proxy = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--proxy-protocol" => proxy = true,
+            _ => addr = arg,
+        }
+    }
+    if let Err(e) = serve(&addr, proxy) {
         eprintln!("kv_server: {e}");
         std::process::exit(1);
     }
 }
 
 #[allow(dead_code)]
-fn serve(addr: &str) -> std::io::Result<()> {
+fn serve(addr: &str, proxy: bool) -> std::io::Result<()> {
     let mut server = builder().timeouts_from_env().build(Store::new())?;
-    let bound = server.listen(addr, || Kv)?;
+    // systemd's sockets if it passed any, else ADDR.
+    for listen in twig::Listen::from_systemd_or(addr)? {
+        let bound = server.listen_at(listen.proxy_protocol(proxy), || Kv)?;
+        let try_it = match &bound {
+            twig::Endpoint::Tcp(a) => format!("redis-cli -h {} -p {} ping", a.ip(), a.port()),
+            twig::Endpoint::Unix(path) => format!("redis-cli -s {} ping", path.display()),
+        };
+        info!("serving keys on {bound}; try: {try_it}");
+    }
     install(&mut server);
     server.stop_on_signals()?;
-    info!(
-        "serving keys on {bound}; try: redis-cli -h {} -p {} ping",
-        bound.ip(),
-        bound.port()
-    );
     server.run()?;
     Ok(())
 }

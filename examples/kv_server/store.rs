@@ -164,7 +164,9 @@ pub struct Stream {
 pub struct Client {
     /// Redis-style client id: 1, 2, 3... never reused.
     pub id: u64,
-    pub addr: SocketAddr,
+    /// Who it is: behind a proxy that sent a PROXY header, the client it
+    /// named (CLIENT's `addr`).
+    pub addr: twig::Peer,
     pub name: Vec<u8>,
     pub since: Instant,
 }

@@ -45,6 +45,7 @@ pub enum AtCapacity {
 /// | [`connect_timeout`](Config::connect_timeout) | 10 s | an outbound connect nobody answers |
 /// | [`linger_timeout`](Config::linger_timeout) | 2 s | a peer that never sends its FIN after our close |
 /// | [`tls_handshake_timeout`](Config::tls_handshake_timeout) | 10 s | a client that opens a TLS connection and never finishes the handshake |
+/// | [`proxy_header_timeout`](Config::proxy_header_timeout) | 5 s | a client of a PROXY-protocol listener that never sends its header |
 /// | [`drain_timeout`](Config::drain_timeout) | 10 s | a stop that never finishes |
 /// | [`accept_backoff`](Config::accept_backoff) | 100 ms | a loop spinning on `EMFILE` |
 /// | [`slow_callback`](Config::slow_callback) | 100 ms | (only a warning: blocking callbacks cannot be preempted) |
@@ -113,6 +114,11 @@ pub struct Config {
     /// connection whose handshake has not finished within this long (default
     /// 10 s). The idle and request timeouts start once it has.
     pub tls_handshake_timeout: Duration,
+    /// On a listener that expects a PROXY protocol header
+    /// ([`Listen::proxy_protocol`](crate::Listen::proxy_protocol)), close a
+    /// connection whose header has not arrived within this long (default
+    /// 5 s), with [`CloseReason::ProxyHeader`](crate::CloseReason::ProxyHeader).
+    pub proxy_header_timeout: Duration,
     /// On [`stop`](crate::Handle::stop), how long to let replies in flight
     /// finish before closing the rest (default 10 s).
     pub drain_timeout: Duration,
@@ -158,6 +164,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             linger_timeout: Duration::from_secs(2),
             tls_handshake_timeout: Duration::from_secs(10),
+            proxy_header_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
             accept_backoff: Duration::from_millis(100),
             slow_callback: Some(Duration::from_millis(100)),
@@ -226,6 +233,8 @@ impl Builder {
         linger_timeout: Duration;
         /// Sets [`Config::tls_handshake_timeout`].
         tls_handshake_timeout: Duration;
+        /// Sets [`Config::proxy_header_timeout`].
+        proxy_header_timeout: Duration;
         /// Sets [`Config::drain_timeout`].
         drain_timeout: Duration;
         /// Sets [`Config::accept_backoff`].
@@ -305,6 +314,7 @@ pub(crate) fn validated(builder: Builder) -> io::Result<Config> {
         &mut config.connect_timeout,
         &mut config.linger_timeout,
         &mut config.tls_handshake_timeout,
+        &mut config.proxy_header_timeout,
         &mut config.drain_timeout,
         &mut config.accept_backoff,
     ] {

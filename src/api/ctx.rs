@@ -2,10 +2,10 @@
 //! [`Core`] through `Deref`.
 
 use std::io;
-use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
 
 use crate::conn::id::ConnId;
+use crate::conn::peer::{Peer, Proxied};
 use crate::reactor::core::Core;
 
 /// The context of a protocol callback: the connection being served, and
@@ -37,7 +37,7 @@ use crate::reactor::core::Core;
 pub struct Ctx<'a, S = ()> {
     pub(crate) core: &'a mut Core<S>,
     pub(crate) id: ConnId,
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: Peer,
 }
 
 impl<S> Ctx<'_, S> {
@@ -47,9 +47,19 @@ impl<S> Ctx<'_, S> {
         self.id
     }
 
-    /// The peer's address.
-    pub fn peer(&self) -> SocketAddr {
+    /// Who is at the other end: a TCP address, or a process on a
+    /// Unix-domain socket with its credentials. Behind a proxy that sent a
+    /// PROXY header ([`Listen::proxy_protocol`](crate::Listen::proxy_protocol)),
+    /// the client it named.
+    pub fn peer(&self) -> Peer {
         self.peer
+    }
+
+    /// What this connection's PROXY header said beside the client: the
+    /// proxy the bytes come from, and the address the client connected to
+    /// (`None` without a header, or with a LOCAL one: a health check).
+    pub fn proxied(&self) -> Option<Proxied> {
+        self.core.proxied(self.id)
     }
 
     /// Appends `bytes` to this connection's reply. They are written to the

@@ -46,12 +46,17 @@ pub enum CloseReason {
     /// The TLS handshake did not finish within
     /// [`Config::tls_handshake_timeout`](crate::Config::tls_handshake_timeout).
     HandshakeTimeout,
+    /// A listener that expects a PROXY protocol header got none: the bytes
+    /// were no header, it was too long, or it was unfinished when the peer
+    /// closed or [`Config::proxy_header_timeout`](crate::Config::proxy_header_timeout)
+    /// passed. None of the connection's bytes reached the protocol.
+    ProxyHeader,
 }
 
 impl CloseReason {
     /// Every reason, in a fixed order (the order of [`Stats`](crate::Stats)'s
     /// per-reason counters).
-    pub const ALL: [CloseReason; 15] = [
+    pub const ALL: [CloseReason; 16] = [
         CloseReason::Eof,
         CloseReason::Done,
         CloseReason::Reset,
@@ -67,6 +72,7 @@ impl CloseReason {
         CloseReason::ConnectFailed,
         CloseReason::Tls,
         CloseReason::HandshakeTimeout,
+        CloseReason::ProxyHeader,
     ];
 
     /// A short lowercase name, used in logs and the summary line.
@@ -87,6 +93,7 @@ impl CloseReason {
             CloseReason::ConnectFailed => "connect-failed",
             CloseReason::Tls => "tls",
             CloseReason::HandshakeTimeout => "handshake-timeout",
+            CloseReason::ProxyHeader => "proxy-header",
         }
     }
 

@@ -5,13 +5,13 @@
 //! [`machine`](crate::conn::machine); the syscalls, with their trace
 //! narration, in [`socket`](crate::conn::socket).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use log::trace;
 
 use crate::conn::id::ConnId;
 use crate::conn::machine::{self, Action, Event, State};
+use crate::conn::peer::{Peer, Proxied};
 use crate::conn::recorder::{Mark, Recorder};
 use crate::conn::socket::{self, Transport, WriteOutcome};
 
@@ -20,7 +20,11 @@ pub(crate) struct Connection {
     /// The generation-tagged id; also its `mio::Token`.
     pub id: ConnId,
     pub socket: Transport,
-    pub peer: SocketAddr,
+    /// Who is at the other end: behind a PROXY header, the client it named.
+    pub peer: Peer,
+    /// What the PROXY header said beside the client (the proxy itself);
+    /// boxed, as most connections have none.
+    pub proxied: Option<Box<Proxied>>,
     /// Where it is in its life: the machine's state (see
     /// [`machine`](crate::conn::machine)); changed only through
     /// [`Connection::step`].
@@ -63,7 +67,7 @@ impl Connection {
     pub(crate) fn new(
         id: ConnId,
         socket: Transport,
-        peer: SocketAddr,
+        peer: Peer,
         state: State,
         now: Instant,
     ) -> Connection {
@@ -71,6 +75,7 @@ impl Connection {
             id,
             socket,
             peer,
+            proxied: None,
             state,
             input: Vec::new(),
             output: Vec::new(),

@@ -10,6 +10,8 @@
 //!  accept ──▶│                            ▲                  │             │        │
 //!            │  TLS accept ─▶ Handshaking ┴─ Shook(Done)      ▼             ▼        │
 //!            │   (Shook(Refused): Closing(Tls); handshake timeout ─▶ Closed)        │
+//!            │  PROXY listener: ProxyHeader ─header read─▶ Handshaking or Opening   │
+//!            │   (refused, unfinished at EOF, or its timeout ─▶ Closed(ProxyHeader)) │
 //!            │        Close / violation / EOF / nothing left to drain ─▶ Closing(r) │
 //!            │        Closing(r) ─flushed, write side shut─▶ Lingering(r) ─EOF─▶ Closed(r)
 //!            │        reset, error, timeout, panic ─────────────────────────▶ Closed(r)
@@ -59,6 +61,12 @@ pub enum Life {
     /// An outbound connect is in progress: waits for the writable edge, then
     /// asks the socket how it went.
     Connecting,
+    /// Accepted on a listener that expects a PROXY protocol header
+    /// ([`Listen::proxy_protocol`](crate::Listen::proxy_protocol)): the
+    /// header is read ([`Action::ReadProxyHeader`]) before anything else,
+    /// under its own timeout ([`Timeout::ProxyHeader`]); then the TLS
+    /// handshake (on a TLS listener) or `on_open`.
+    ProxyHeader,
     /// Accepted on a TLS listener: the handshake runs, driven by the read
     /// and write edges ([`Action::Handshake`]), under its own timeout
     /// ([`Timeout::Handshake`]). The protocol knows nothing of it yet:
@@ -193,6 +201,9 @@ pub enum Action {
     /// One TLS handshake step: read until `WouldBlock`, write what the
     /// handshake owes; its outcome is [`Event::Shook`].
     Handshake,
+    /// Peek at the socket for the PROXY header, and read exactly the header
+    /// once it is whole; its outcome is [`Event::ProxyHeader`].
+    ReadProxyHeader,
     /// Call `on_open`.
     CallOnOpen,
     /// Call `on_eof` with what is left of the input.
@@ -219,6 +230,8 @@ pub enum Timeout {
     Connect,
     /// Handshaking: TLS handshake timeout.
     Handshake,
+    /// Waiting for the PROXY header: its timeout.
+    ProxyHeader,
     /// Closed: none.
     None,
 }
@@ -253,6 +266,13 @@ impl State {
     /// and starts with the client's first bytes (the readable edge).
     pub const HANDSHAKING: State = State {
         life: Life::Handshaking,
+        ..State::ACCEPTED
+    };
+
+    /// A connection just accepted on a listener that expects a PROXY
+    /// header: the header is due, and starts with the readable edge.
+    pub const PROXY_HEADER: State = State {
+        life: Life::ProxyHeader,
         ..State::ACCEPTED
     };
 
@@ -317,6 +337,7 @@ mod commands;
 mod equivalence;
 mod events;
 mod handshake;
+mod proxy_header;
 mod rules;
 mod shortcut;
 #[cfg(test)]
@@ -324,6 +345,6 @@ mod sim;
 #[cfg(test)]
 mod tests;
 
-pub use events::{Command, Ending, Event, Shake, Wrote};
+pub use events::{Command, Ending, Event, HeaderRead, Shake, Wrote};
 pub use rules::timeout;
 pub use shortcut::{cycle_edge, cycle_read, in_request_cycle, next};

@@ -6,6 +6,10 @@
 //! - `socket.rs`: the syscalls it makes, narrated;
 //! - [`id`]: the generation-tagged ids and their `mio::Token`s;
 //! - [`close`]: why a connection ended;
+//! - [`peer`]: who is at the other end (TCP, Unix with credentials, or the
+//!   client a PROXY header named);
+//! - `proxy_read.rs`: the PROXY header stage's syscalls (peek, then read
+//!   exactly the header);
 //! - `recorder.rs`: its flight recorder.
 //!
 //! Nothing here knows the protocol, the slab or the poll: the reactor above
@@ -19,5 +23,7 @@ pub(crate) mod fault;
 pub mod id;
 pub mod machine;
 pub(crate) mod memory;
+pub mod peer;
+pub(crate) mod proxy_read;
 pub(crate) mod recorder;
 pub(crate) mod socket;

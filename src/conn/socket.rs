@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::Shutdown;
 
 use log::trace;
-use mio::net::TcpStream;
+use mio::net::{TcpStream, UnixStream};
 
 use crate::conn::close::CloseReason;
 use crate::conn::id::ConnId;
@@ -18,10 +18,61 @@ use crate::conn::machine::{Event, Shake};
 use crate::conn::memory::MemorySocket;
 use crate::conn::recorder::{Mark, Recorder};
 
+/// A connected socket, before the connection is set up on it: what accept
+/// and connect give. Registered with the poll as it is.
+pub(crate) enum Stream {
+    /// TCP.
+    Tcp(TcpStream),
+    /// A Unix-domain stream socket.
+    Unix(UnixStream),
+}
+
+impl mio::event::Source for Stream {
+    fn register(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(registry, token, interests),
+            Stream::Unix(s) => s.register(registry, token, interests),
+        }
+    }
+    fn reregister(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+        interests: mio::Interest,
+    ) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(registry, token, interests),
+            Stream::Unix(s) => s.reregister(registry, token, interests),
+        }
+    }
+    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(registry),
+            Stream::Unix(s) => s.deregister(registry),
+        }
+    }
+}
+
+impl From<Stream> for Transport {
+    fn from(stream: Stream) -> Transport {
+        match stream {
+            Stream::Tcp(s) => Transport::Tcp(s),
+            Stream::Unix(s) => Transport::Unix(s),
+        }
+    }
+}
+
 /// What a connection's bytes travel over.
 pub(crate) enum Transport {
     /// A TCP socket, registered with the poll.
     Tcp(TcpStream),
+    /// A Unix-domain stream socket, registered with the poll.
+    Unix(UnixStream),
     /// An in-memory pipe (`twig::testing`): no poll, no kernel.
     Memory(MemorySocket),
     /// A TLS session on a TCP socket (boxed: a session is a few hundred
@@ -35,6 +86,7 @@ impl Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Tcp(socket) => socket.read(buf),
+            Transport::Unix(socket) => socket.read(buf),
             Transport::Memory(pipe) => pipe.read(buf),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.read(buf),
@@ -45,19 +97,45 @@ impl Transport {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match self {
             Transport::Tcp(socket) => socket.write(bytes),
+            Transport::Unix(socket) => socket.write(bytes),
             Transport::Memory(pipe) => pipe.write(bytes),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.write(bytes),
         }
     }
 
-    /// The TCP socket under it, if any.
-    fn tcp(&self) -> Option<&TcpStream> {
+    /// `SO_ERROR` of the socket under it (`None` for the in-memory pipe).
+    fn take_error(&self) -> Option<io::Result<Option<io::Error>>> {
         match self {
-            Transport::Tcp(socket) => Some(socket),
+            Transport::Tcp(socket) => Some(socket.take_error()),
+            Transport::Unix(socket) => Some(socket.take_error()),
             Transport::Memory(_) => None,
             #[cfg(feature = "tls")]
-            Transport::Tls(tls) => Some(tls.tcp()),
+            Transport::Tls(tls) => Some(tls.tcp().take_error()),
+        }
+    }
+
+    /// `getpeername` succeeded: the socket is connected.
+    fn is_connected(&self) -> io::Result<()> {
+        match self {
+            Transport::Tcp(socket) => socket.peer_addr().map(drop),
+            Transport::Unix(socket) => socket.peer_addr().map(drop),
+            Transport::Memory(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.tcp().peer_addr().map(drop),
+        }
+    }
+
+    /// The socket under it, to peek at (the PROXY header stage reads below
+    /// any TLS layer). `None` for the in-memory pipe.
+    pub(crate) fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        match self {
+            Transport::Tcp(socket) => Some(socket.as_fd()),
+            Transport::Unix(socket) => Some(socket.as_fd()),
+            Transport::Memory(_) => None,
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => Some(tls.tcp().as_fd()),
         }
     }
 
@@ -110,7 +188,9 @@ pub(crate) fn read(
         // to deliver the readiness an injected fault owes.
         #[cfg(feature = "fault-injection")]
         let result = match socket {
-            Transport::Tcp(_) => crate::conn::fault::read(id, buf, |buf| socket.read(buf)),
+            Transport::Tcp(_) | Transport::Unix(_) => {
+                crate::conn::fault::read(id, buf, |buf| socket.read(buf))
+            }
             Transport::Memory(_) => socket.read(buf),
             #[cfg(feature = "tls")]
             Transport::Tls(_) => socket.read(buf), // the seam is under TLS
@@ -153,7 +233,9 @@ pub(crate) fn write(
     while done < bytes.len() {
         #[cfg(feature = "fault-injection")]
         let result = match socket {
-            Transport::Tcp(_) => crate::conn::fault::write(id, &bytes[done..], |b| socket.write(b)),
+            Transport::Tcp(_) | Transport::Unix(_) => {
+                crate::conn::fault::write(id, &bytes[done..], |b| socket.write(b))
+            }
             Transport::Memory(_) => socket.write(&bytes[done..]),
             #[cfg(feature = "tls")]
             Transport::Tls(_) => socket.write(&bytes[done..]),
@@ -213,6 +295,10 @@ pub(crate) fn shutdown_write(socket: &mut Transport, id: ConnId) -> WriteOutcome
             let result = socket.shutdown(Shutdown::Write);
             trace!("{id} shutdown(Write) -> {result:?}");
         }
+        Transport::Unix(socket) => {
+            let result = socket.shutdown(Shutdown::Write);
+            trace!("{id} shutdown(Write) -> {result:?}");
+        }
         Transport::Memory(pipe) => pipe.shutdown_write(),
         #[cfg(feature = "tls")]
         Transport::Tls(tls) => {
@@ -253,13 +339,13 @@ pub(crate) fn handshake(socket: &mut Transport, id: ConnId) -> Event {
 /// succeeded. Asks the socket (`SO_ERROR`, then `getpeername`), as the
 /// writable edge only says "decided", not how.
 pub(crate) fn connect_result(socket: &Transport, id: ConnId) -> Option<io::Result<()>> {
-    let Some(socket) = socket.tcp() else {
+    let Some(error) = socket.take_error() else {
         return Some(Ok(())); // an in-memory pipe is connected from the start
     };
-    let result = match socket.take_error() {
+    let result = match error {
         Ok(Some(error)) | Err(error) => Some(Err(error)),
-        Ok(None) => match socket.peer_addr() {
-            Ok(_) => Some(Ok(())),
+        Ok(None) => match socket.is_connected() {
+            Ok(()) => Some(Ok(())),
             Err(e) if e.kind() == io::ErrorKind::NotConnected => None,
             Err(e) => Some(Err(e)),
         },
@@ -271,8 +357,7 @@ pub(crate) fn connect_result(socket: &Transport, id: ConnId) -> Option<io::Resul
 /// After EOF, Linux's `read` says 0 even when the peer has since reset, so
 /// a new edge on a half-closed connection asks `SO_ERROR`.
 pub(crate) fn pending_error(socket: &Transport, id: ConnId) -> Option<CloseReason> {
-    let socket = socket.tcp()?;
-    let result = socket.take_error();
+    let result = socket.take_error()?;
     trace!("{id} getsockopt(SO_ERROR) -> {result:?}");
     match result {
         Ok(Some(error)) | Err(error) => Some(classify(&error)),

@@ -2,57 +2,37 @@
 //! of connection slots or file descriptors.
 
 use std::io;
-use std::net::SocketAddr;
 
 use log::{debug, trace, warn};
-use mio::net::{TcpListener, TcpStream};
 
 use crate::api::config::AtCapacity;
+use crate::api::listen::Endpoint;
 use crate::api::protocol::Protocol;
+use crate::conn::peer::Peer;
+use crate::conn::socket::Stream;
 use crate::conn::machine::{Event, State};
 use crate::reactor::core::Core;
 use crate::reactor::drive::drive;
 use crate::reactor::group::Member;
+use crate::reactor::listen::ListenSocket;
 use crate::reactor::protocols::Protocols;
-
-/// Creates a non-blocking listening socket: `socket`, `SO_REUSEADDR` (so a
-/// restarted server can bind while old connections sit in TIME_WAIT), `bind`,
-/// `listen(backlog)`. Through socket2 because mio's own `bind` fixes the
-/// backlog at 128, too short for the "wait in the backlog" policy.
-///
-/// With `reuse_port`, also `SO_REUSEPORT`: every loop of a
-/// [`Workers`](crate::Workers) group binds its own socket on the same port,
-/// and the kernel spreads new clients over them.
-pub(crate) fn bind(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
-    use socket2::{Domain, Protocol as IpProtocol, Socket, Type};
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM,
-        Some(IpProtocol::TCP),
-    )?;
-    socket.set_reuse_address(true)?;
-    if reuse_port {
-        socket.set_reuse_port(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
-    Ok(TcpListener::from_std(socket.into()))
-}
 
 /// Makes the protocol value for each new connection.
 pub(crate) type Factory<S> = Box<dyn FnMut() -> Box<dyn Protocol<S>>>;
 
 /// One listening socket and the protocol it serves.
 pub(crate) struct Listener<S> {
-    pub socket: TcpListener,
-    /// The address it is bound to (for logs and `Server::local_addrs`).
-    pub addr: SocketAddr,
+    pub socket: ListenSocket,
+    /// Where it is bound (for logs and `Server::endpoints`).
+    pub addr: Endpoint,
     /// Makes the protocol value for each connection accepted here.
     pub factory: Factory<S>,
     /// Edge-triggered: the backlog may hold clients until `accept` says
     /// `WouldBlock`. Stays set while accepting is paused or the server is full.
     pub readable: bool,
+    /// Each client accepted here starts with a PROXY header
+    /// ([`Listen::proxy_protocol`](crate::Listen::proxy_protocol)).
+    pub proxy_protocol: bool,
     /// A TLS listener's configuration (`Server::listen_tls`): each client
     /// accepted here starts with the handshake.
     #[cfg(feature = "tls")]
@@ -184,8 +164,8 @@ fn add<S>(
     core: &mut Core<S>,
     protocols: &mut Protocols<S>,
     scratch: &mut [u8],
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: Stream,
+    peer: Peer,
 ) {
     let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut listener.factory));
     let protocol = match made {
@@ -198,11 +178,17 @@ fn add<S>(
     };
     #[cfg(feature = "tls")]
     if let Some(config) = &listener.tls {
+        let proxy = listener.proxy_protocol;
         return crate::reactor::tls_accept::add(
-            core, protocols, scratch, stream, peer, config, protocol,
+            core, protocols, scratch, stream, peer, config, protocol, proxy,
         );
     }
-    let id = match core.insert(stream, peer, State::ACCEPTED, false) {
+    let state = if listener.proxy_protocol {
+        State::PROXY_HEADER
+    } else {
+        State::ACCEPTED
+    };
+    let id = match core.insert(stream, peer, state, false) {
         Ok(id) => id,
         Err(e) => {
             warn!("{peer}: cannot register the connection: {e}; dropped");
@@ -216,7 +202,7 @@ fn add<S>(
 }
 
 /// Formats an accept result for trace narration.
-struct Brief<'a>(&'a io::Result<(TcpStream, SocketAddr)>);
+struct Brief<'a>(&'a io::Result<(Stream, Peer)>);
 
 impl std::fmt::Display for Brief<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -9,20 +9,15 @@
 //! callback is running, they join its reply; sent to any other, they are
 //! written at once if it owes nothing, else queued behind what it owes.
 
-use std::io;
-use std::net::SocketAddr;
 
 use log::{debug, trace};
-use mio::Interest;
-use mio::net::TcpStream;
 
-use crate::api::protocol::Protocol;
 use crate::conn::close::CloseReason;
 use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
-use crate::conn::machine::{Command, Event, Relay, State};
-use crate::conn::recorder::Mark;
-use crate::conn::socket::{self, Transport, WriteOutcome};
+use crate::conn::machine::{Command, Event, Relay};
+use crate::conn::peer::{Peer, Proxied};
+use crate::conn::socket::{self, WriteOutcome};
 use crate::reactor::core::{Core, SendError};
 
 impl<S> Core<S> {
@@ -45,9 +40,17 @@ impl<S> Core<S> {
             .sum()
     }
 
-    /// The peer address of an open connection.
-    pub fn peer(&self, id: ConnId) -> Option<SocketAddr> {
+    /// Who is at the other end of an open connection (behind a PROXY
+    /// header, the client it named).
+    pub fn peer(&self, id: ConnId) -> Option<Peer> {
         self.live(id).map(|c| c.peer)
+    }
+
+    /// What the PROXY header of an open connection said beside the client:
+    /// the proxy itself, and the address the client connected to. `None`
+    /// for a connection that came without one (or with a LOCAL one).
+    pub fn proxied(&self, id: ConnId) -> Option<Proxied> {
+        self.live(id).and_then(|c| c.proxied.as_deref().copied())
     }
 
     /// Whether `id` names a connection that is still open.
@@ -198,115 +201,5 @@ impl<S> Core<S> {
     /// Returns false if it had closed already.
     pub fn close(&mut self, id: ConnId) -> bool {
         self.command(id, Event::Command(Command::Close))
-    }
-
-    /// Opens an outbound connection to `addr`, served by `protocol` (Twisted's
-    /// `connectTCP`). Returns at once: the connect proceeds in the loop, then
-    /// [`Protocol::on_open`] runs (the place for a client to speak first), or
-    /// [`Protocol::on_connect_failed`] if it fails or takes longer than
-    /// [`Config::connect_timeout`](crate::Config::connect_timeout). Bytes
-    /// sent to it before it is established are queued, and go out before
-    /// what `on_open` writes.
-    ///
-    /// # Errors
-    /// Only if the socket cannot even be created (e.g. out of descriptors);
-    /// a refused connection is reported to the protocol instead.
-    pub fn connect(
-        &mut self,
-        addr: SocketAddr,
-        protocol: impl Protocol<S> + 'static,
-    ) -> io::Result<ConnId> {
-        if self.is_stopping() {
-            // Otherwise an on_close that reconnects would keep a stopping
-            // server alive forever.
-            return Err(io::Error::other("the server is stopping"));
-        }
-        let stream = TcpStream::connect(addr)?;
-        trace!("connect({addr}) -> in progress");
-        let id = self.insert(stream, addr, State::CONNECTING, true)?;
-        self.new_protocols.push((id, Box::new(protocol)));
-        self.stats.connected += 1;
-        debug!("{id} {addr}: connecting");
-        // Driven from the loop, not from inside the calling callback.
-        self.mark_dirty(id);
-        Ok(id)
-    }
-
-    /// Puts an in-memory connection in the slab (`twig::testing`): no
-    /// socket, no registration. Its protocol goes in the table as for
-    /// [`connect`](Core::connect).
-    pub(crate) fn insert_memory(
-        &mut self,
-        pipe: crate::conn::memory::MemorySocket,
-        peer: SocketAddr,
-        protocol: Box<dyn Protocol<S>>,
-    ) -> ConnId {
-        let generation = self.next_generation;
-        self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
-        let entry = self.conns.vacant_entry();
-        let id = ConnId {
-            key: entry.key() as u32,
-            generation,
-        };
-        let socket = Transport::Memory(pipe);
-        entry.insert(Connection::new(id, socket, peer, State::ACCEPTED, self.now));
-        self.new_protocols.push((id, protocol));
-        self.stats.active += 1;
-        self.stats.accepted += 1;
-        self.mark_dirty(id); // on_open, on the next settle
-        id
-    }
-
-    /// Registers a socket with the poll and puts its connection in the slab,
-    /// under a fresh generation. Shared by accept and connect.
-    pub(crate) fn insert(
-        &mut self,
-        stream: TcpStream,
-        peer: SocketAddr,
-        state: State,
-        outbound: bool,
-    ) -> io::Result<ConnId> {
-        self.insert_with(stream, peer, state, outbound, |stream, _| {
-            Transport::Tcp(stream)
-        })
-    }
-
-    /// [`insert`](Core::insert), with the transport made from the
-    /// registered socket and the new id (a TLS session on it).
-    pub(crate) fn insert_with(
-        &mut self,
-        mut stream: TcpStream,
-        peer: SocketAddr,
-        state: State,
-        outbound: bool,
-        transport: impl FnOnce(TcpStream, ConnId) -> Transport,
-    ) -> io::Result<ConnId> {
-        // Request/reply traffic must not wait on Nagle's algorithm.
-        let nodelay = stream.set_nodelay(true);
-        trace!("{peer} setsockopt(TCP_NODELAY) -> {nodelay:?}");
-        let generation = self.next_generation;
-        // Generation 0 marks reserved tokens: skip it when the counter wraps.
-        self.next_generation = self.next_generation.checked_add(1).unwrap_or(1);
-        let entry = self.conns.vacant_entry();
-        let key =
-            u32::try_from(entry.key()).map_err(|_| io::Error::other("no connection key left"))?;
-        let id = ConnId { key, generation };
-        // Registered once, for both directions, for the connection's whole
-        // life: no epoll_ctl per state change.
-        let registered = self.registry.register(
-            &mut stream,
-            id.token(),
-            Interest::READABLE | Interest::WRITABLE,
-        );
-        trace!("{id} epoll_ctl(ADD, READABLE|WRITABLE) -> {registered:?}");
-        registered?;
-        let socket = transport(stream, id);
-        let conn = entry.insert(Connection::new(id, socket, peer, state, self.now));
-        conn.recorder.record(Mark::Opened {
-            turn: self.stats.turns as u32,
-            outbound,
-        });
-        self.stats.active += 1;
-        Ok(id)
     }
 }

@@ -154,6 +154,15 @@ pub(crate) fn drive<S>(
                     Event::Connected(Some(false))
                 }
             },
+            Action::ReadProxyHeader => {
+                let event = crate::conn::proxy_read::read_header(conn);
+                if let Event::ProxyHeader(machine::HeaderRead::Done { .. }) = event {
+                    // The idle and request timeouts start after the header
+                    // (a handshake's own timeout counts from the accept).
+                    conn.last_input = core.now;
+                }
+                event
+            }
             Action::CheckError => Event::SocketError(socket::pending_error(&conn.socket, id)),
             Action::CallOnOpen => hook(core, protocols, key, "on_open", |p, ctx| p.on_open(ctx)),
             Action::CallOnDrained => hook(core, protocols, key, "on_drained", |p, ctx| {

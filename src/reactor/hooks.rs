@@ -108,7 +108,7 @@ pub(crate) fn write_reply(
 }
 
 /// Names a connection in log lines: `#key.generation peer`.
-pub(crate) struct Who(pub ConnId, pub std::net::SocketAddr);
+pub(crate) struct Who(pub ConnId, pub crate::conn::peer::Peer);
 
 impl std::fmt::Display for Who {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,13 +5,16 @@
 //! - `turn.rs`: one turn as named phases (poll, dispatch, accept, drive,
 //!   deadlines and timers, posted jobs, stop, reap);
 //! - `sleep.rs`: how long `poll` may sleep (the nearest deadline);
-//! - `accept.rs`: listeners and the accept policy;
+//! - `listen.rs`: listening sockets, TCP and Unix (binding, a stale socket
+//!   file, systemd's), and accepting from either;
+//! - `accept.rs`: the accept policy (budgets, limits, exhaustion);
 //! - `drive.rs`: carries out a connection's machine actions;
 //! - `answer.rs`: the frame/reply loop over buffered input;
 //! - `hooks.rs`: calling user code safely, and writing its reply;
 //! - `timeouts.rs`: arming and firing connection deadlines;
 //! - `lifecycle.rs`: timers, posted jobs, signals, the graceful stop, reaping;
 //! - `core.rs` and `commands.rs`: the [`Core`](crate::Core) callbacks see;
+//!   `open.rs`: opening connections (connect, and the slab entry);
 //! - `protocols.rs`: the protocol table;
 //! - `workers.rs`: [`Workers`](crate::Workers), N loops on one port;
 //!   `remote.rs`: each loop's thread; `group.rs`: the little the loops
@@ -31,6 +34,8 @@ pub(crate) mod drive;
 pub(crate) mod group;
 pub(crate) mod hooks;
 pub(crate) mod lifecycle;
+pub(crate) mod open;
+pub(crate) mod listen;
 pub(crate) mod protocols;
 pub(crate) mod remote;
 pub(crate) mod server;

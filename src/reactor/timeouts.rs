@@ -8,7 +8,7 @@
 //!   whichever comes first. A read only stores the time (O(1)); the rule is
 //!   checked when the deadline fires, and re-armed if it moved later.
 //! - **Write**: owing bytes with no write progress for `write_timeout`.
-//! - **Linger**, **Connect**, **Handshake**: since the write side was shut,
+//! - **Linger**, **Connect**, **Handshake**, **ProxyHeader**: since the write side was shut,
 //!   the connect began, or the TLS connection was accepted.
 
 use std::time::Instant;
@@ -49,6 +49,10 @@ fn due(config: &Config, conn: &Connection) -> Option<(Instant, CloseReason)> {
         Timeout::Handshake => Some((
             conn.since + config.tls_handshake_timeout,
             CloseReason::HandshakeTimeout,
+        )),
+        Timeout::ProxyHeader => Some((
+            conn.since + config.proxy_header_timeout,
+            CloseReason::ProxyHeader,
         )),
         Timeout::None => None,
     }

@@ -3,15 +3,14 @@
 //! [`Life::Handshaking`](crate::conn::machine::Life::Handshaking), with a
 //! rustls session on the socket.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use log::{debug, warn};
-use mio::net::TcpStream;
 
 use crate::api::protocol::Protocol;
 use crate::conn::machine::{Event, State};
-use crate::conn::socket::Transport;
+use crate::conn::peer::Peer;
+use crate::conn::socket::{Stream, Transport};
 use crate::reactor::core::Core;
 use crate::reactor::drive::drive;
 use crate::reactor::protocols::Protocols;
@@ -23,10 +22,11 @@ pub(crate) fn add<S>(
     core: &mut Core<S>,
     protocols: &mut Protocols<S>,
     scratch: &mut [u8],
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: Stream,
+    peer: Peer,
     config: &Arc<rustls::ServerConfig>,
     protocol: Box<dyn Protocol<S>>,
+    proxy_protocol: bool,
 ) {
     let session = match rustls::ServerConnection::new(Arc::clone(config)) {
         Ok(session) => session,
@@ -35,8 +35,23 @@ pub(crate) fn add<S>(
             return;
         }
     };
-    let wrap = |stream, id| Transport::Tls(Box::new(TlsStream::new(stream, session, id)));
-    let id = match core.insert_with(stream, peer, State::HANDSHAKING, false, wrap) {
+    if let Stream::Unix(_) = stream {
+        // `Server::listen_at` refuses TLS on a Unix-domain socket; never
+        // serve plaintext where TLS was asked for.
+        warn!("{peer}: TLS on a Unix-domain socket is not supported; dropped");
+        return;
+    }
+    let wrap = |stream, id| match stream {
+        Stream::Tcp(tcp) => Transport::Tls(Box::new(TlsStream::new(tcp, session, id))),
+        unix => Transport::from(unix),
+    };
+    // Behind a proxy, its header comes before the ClientHello.
+    let state = if proxy_protocol {
+        State::PROXY_HEADER
+    } else {
+        State::HANDSHAKING
+    };
+    let id = match core.insert_with(stream, peer, state, false, wrap) {
         Ok(id) => id,
         Err(e) => {
             warn!("{peer}: cannot register the connection: {e}; dropped");

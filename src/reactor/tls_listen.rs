@@ -6,6 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use log::debug;
 
+use crate::api::listen::Endpoint;
 use crate::api::protocol::Protocol;
 use crate::reactor::server::Server;
 use crate::tls::TlsConfig;
@@ -42,7 +43,7 @@ impl<S: 'static> Server<S> {
         F: FnMut() -> P + 'static,
     {
         let bound = self.listen(addr, factory)?;
-        self.serve_tls_on_last(bound, tls);
+        self.serve_tls_on_last(&bound.into(), tls);
         Ok(bound)
     }
 
@@ -59,12 +60,12 @@ impl<S: 'static> Server<S> {
         F: FnMut() -> P + 'static,
     {
         let bound = self.listen_on(socket, factory)?;
-        self.serve_tls_on_last(bound, tls);
+        self.serve_tls_on_last(&bound.into(), tls);
         Ok(bound)
     }
 
     /// The listener added last serves TLS.
-    fn serve_tls_on_last(&mut self, bound: SocketAddr, tls: TlsConfig) {
+    pub(crate) fn serve_tls_on_last(&mut self, bound: &Endpoint, tls: TlsConfig) {
         if let Some(listener) = self.listeners.last_mut() {
             listener.tls = Some(tls.server);
         }

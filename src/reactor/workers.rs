@@ -13,7 +13,8 @@ use crate::api::config::{Builder, validated};
 use crate::api::handle::Handle;
 use crate::api::protocol::Protocol;
 use crate::api::stats::WorkerStats;
-use crate::reactor::accept::bind;
+use crate::api::listen::{At, Endpoint, Listen};
+use crate::reactor::listen::{ListenSocket, bind_tcp as bind, open};
 use crate::reactor::remote::{self, Remote, each_with};
 use crate::reactor::server::{Server, listen_error, resolve};
 
@@ -197,6 +198,77 @@ impl<S: 'static> Workers<S> {
         self.listen_each(addr, factory, move |server, socket, factory| {
             server.listen_tls_on(socket, tls.clone(), factory)
         })
+    }
+
+    /// [`Server::listen_at`] on every loop: a TCP address is bound once
+    /// per loop (`SO_REUSEPORT`, as for [`listen`](Workers::listen)); a
+    /// Unix-domain socket, or a socket systemd passed in, is opened once and
+    /// shared by the loops (each accepts from the same queue). Returns
+    /// where it is bound.
+    ///
+    /// # Errors
+    /// As [`Server::listen_at`]; then some loops may be listening already:
+    /// drop the group.
+    pub fn listen_at<P, F>(&mut self, listen: Listen, factory: F) -> io::Result<Endpoint>
+    where
+        P: Protocol<S> + 'static,
+        F: FnMut() -> P + Clone + Send + 'static,
+    {
+        let remotes = match &mut self.loops {
+            Loops::One(server) => return server.listen_at(listen, factory),
+            Loops::Many(remotes) => remotes,
+        };
+        let name = format!("{listen:?}");
+        let context = |e: io::Error| listen_error(&name, e);
+        let Listen {
+            at,
+            proxy_protocol,
+            unix_mode,
+            #[cfg(feature = "tls")]
+            tls,
+        } = listen;
+        let mut opened = Vec::with_capacity(remotes.len());
+        if let At::Bind(Endpoint::Tcp(addr)) = at {
+            let first = bind(addr, self.backlog, true).map_err(context)?;
+            let bound = first.local_addr().map_err(context)?;
+            opened.push(ListenSocket::Tcp(first));
+            for _ in 1..remotes.len() {
+                let socket = bind(bound, self.backlog, true).map_err(context)?;
+                opened.push(ListenSocket::Tcp(socket));
+            }
+        } else {
+            let (socket, _) = open(at, self.backlog, unix_mode).map_err(context)?;
+            for _ in 1..remotes.len() {
+                opened.push(socket.try_clone().map_err(context)?);
+            }
+            opened.insert(0, socket); // the first loop's removes the file
+        }
+        let mut endpoint = None;
+        let mut listens = Vec::with_capacity(opened.len());
+        for socket in opened {
+            let bound = match &socket {
+                ListenSocket::Tcp(s) => Endpoint::Tcp(s.local_addr().map_err(context)?),
+                ListenSocket::Unix(f) => f.endpoint(),
+            };
+            endpoint.get_or_insert_with(|| bound.clone());
+            let mut listen = Listen::on(At::Opened(socket, bound)).proxy_protocol(proxy_protocol);
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &tls {
+                listen = listen.tls(tls.clone());
+            }
+            listens.push((listen, factory.clone()));
+        }
+        let listened = each_with(remotes, listens, |server, (listen, factory)| {
+            server.listen_at(listen, factory)
+        })?;
+        for result in listened {
+            result.map_err(context)?;
+        }
+        let endpoint = endpoint.ok_or_else(|| io::Error::other("no loop"))?;
+        if let Some(addr) = endpoint.socket_addr() {
+            self.addrs.push(addr);
+        }
+        Ok(endpoint)
     }
 
     /// Binds `addr` once per loop (the first picks the port) and hands each

@@ -9,7 +9,7 @@ use crate::conn::close::CloseReason;
 /// A command from user code.
 #[inline(always)]
 pub(super) fn command(mut s: State, command: Command) -> State {
-    if s.life == Life::Handshaking {
+    if matches!(s.life, Life::Handshaking | Life::ProxyHeader) {
         let close = match command {
             Command::Close => Some(CloseReason::Done),
             Command::Stop => Some(CloseReason::Shutdown),

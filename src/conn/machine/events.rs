@@ -83,6 +83,10 @@ pub enum Event {
     /// A TLS handshake step ([`Action::Handshake`](super::Action::Handshake))
     /// ran: how far it got.
     Shook(Shake),
+    /// The PROXY header stage
+    /// ([`Action::ReadProxyHeader`](super::Action::ReadProxyHeader)) looked
+    /// at what has arrived: how far it got.
+    ProxyHeader(HeaderRead),
     /// A command from user code.
     Command(Command),
     /// The connection's deadline passed (or lingering read too much); the
@@ -112,6 +116,23 @@ pub enum Shake {
     /// shared version or cipher): what answers it (a TLS alert, or a
     /// plaintext `400`) is owed; then the connection closes for this reason.
     Refused(CloseReason),
+}
+
+/// How far reading a PROXY header got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderRead {
+    /// The header is read off the socket and the client it named recorded;
+    /// what follows it is left in the socket. `tls`: a TLS handshake comes
+    /// next (a TLS listener), else `on_open`.
+    Done {
+        /// The listener serves TLS.
+        tls: bool,
+    },
+    /// Only part of a header has come: wait for the rest (the socket is
+    /// drained).
+    Partial,
+    /// Not a PROXY header (missing, malformed, too long): close.
+    Refused,
 }
 
 /// What became of the bytes a callback wrote: the driver writes them at

@@ -4,7 +4,7 @@
 //! three, which are in `handshake.rs`.
 
 use super::commands::{self, closing};
-use super::handshake;
+use super::{handshake, proxy_header};
 use super::{
     Action, Ending, Event, Input, Life, Output, ReadEdge, Ready, Relay, State, Timeout, WriteEdge,
     Wrote,
@@ -29,6 +29,7 @@ pub fn timeout(state: &State) -> Timeout {
     match state.life {
         Life::Connecting => Timeout::Connect,
         Life::Handshaking => Timeout::Handshake,
+        Life::ProxyHeader => Timeout::ProxyHeader,
         Life::Opening | Life::Open | Life::Draining if !state.is_owing() => Timeout::Input,
         Life::Opening | Life::Open | Life::Draining | Life::Closing(_) => Timeout::Write,
         Life::Lingering(_) => Timeout::Linger,
@@ -61,6 +62,11 @@ fn connect_failure(state: State, event: Event) -> Option<(State, Action)> {
 fn apply(mut s: State, event: Event) -> State {
     if !s.is_live() {
         return s; // closed is final: stale outcomes change nothing
+    }
+    if s.life == Life::ProxyHeader
+        && let Some(s) = proxy_header::event(s, event)
+    {
+        return s;
     }
     match event {
         Event::Poke => {}
@@ -153,6 +159,7 @@ fn apply(mut s: State, event: Event) -> State {
             }
         }
         Event::Shook(shake) => s = handshake::shook(s, shake),
+        Event::ProxyHeader(_) => {} // stale: only the header stage takes it
         Event::Command(command) => s = commands::command(s, command),
     }
     s
@@ -266,6 +273,7 @@ fn decide(s: &State) -> Action {
         Life::Connecting if writable => Action::CheckConnect,
         Life::Connecting => Action::Wait,
         Life::Handshaking => handshake::decide(s),
+        Life::ProxyHeader => proxy_header::decide(s),
         Life::Opening => Action::CallOnOpen,
         Life::Lingering(_) if readable => Action::Discard,
         Life::Lingering(_) => Action::Wait,

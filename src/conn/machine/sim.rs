@@ -27,6 +27,8 @@ struct World {
     shut: bool,
     /// The handshake's own bytes wait for room in the send buffer.
     handshake_owed: bool,
+    /// The PROXY header was taken off the socket.
+    header_read: bool,
 }
 
 const READ_BUF: usize = 4;
@@ -140,6 +142,27 @@ impl World {
             }
             Action::CheckConnect => Event::Connected(Some(!pick.is_multiple_of(8))),
             Action::CheckError => Event::SocketError(None),
+            Action::ReadProxyHeader => {
+                assert!(!self.header_read, "the header is read once");
+                if self.incoming == 0 {
+                    return Some(if self.peer_eof {
+                        Event::ReadEof
+                    } else {
+                        Event::ReadBlocked
+                    });
+                }
+                // A peek takes nothing; a whole header takes one byte, and
+                // the rest stays in the socket for what comes next.
+                Event::ProxyHeader(match pick % 4 {
+                    0 => HeaderRead::Partial,
+                    3 => HeaderRead::Refused,
+                    _ => {
+                        self.incoming -= 1;
+                        self.header_read = true;
+                        HeaderRead::Done { tls: pick % 8 >= 4 }
+                    }
+                })
+            }
             Action::Handshake => {
                 if self.handshake_owed && self.room > 0 {
                     self.room -= 1;
@@ -305,5 +328,12 @@ proptest! {
         choices in prop::collection::vec(any::<u8>(), 0..300)
     ) {
         run(State::HANDSHAKING, &choices);
+    }
+
+    #[test]
+    fn random_proxied_connections_lose_nothing_and_end_closed(
+        choices in prop::collection::vec(any::<u8>(), 0..300)
+    ) {
+        run(State::PROXY_HEADER, &choices);
     }
 }

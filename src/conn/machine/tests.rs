@@ -11,6 +11,7 @@ fn lives() -> Vec<Life> {
     let mut lives = vec![
         Life::Connecting,
         Life::Handshaking,
+        Life::ProxyHeader,
         Life::Opening,
         Life::Open,
         Life::Draining,
@@ -118,6 +119,11 @@ pub(super) fn events() -> Vec<Event> {
         Event::Shook(Shake::Blocked { owing: false }),
         Event::Shook(Shake::Blocked { owing: true }),
         Event::Shook(Shake::Refused(CloseReason::Tls)),
+        Event::Deadline(CloseReason::ProxyHeader),
+        Event::ProxyHeader(HeaderRead::Done { tls: false }),
+        Event::ProxyHeader(HeaderRead::Done { tls: true }),
+        Event::ProxyHeader(HeaderRead::Partial),
+        Event::ProxyHeader(HeaderRead::Refused),
     ];
     for read in [false, true] {
         for write in [false, true] {
@@ -212,6 +218,10 @@ fn check_rules(before: State, event: Event, after: State, action: Action) {
             assert_eq!(after.life, Life::Handshaking, "{}", at());
             let flush = after.is_owing() && after.ready.write == WriteEdge::Pending;
             assert!(after.ready.is_readable() || flush, "no edge: {}", at());
+        }
+        Action::ReadProxyHeader => {
+            assert_eq!(after.life, Life::ProxyHeader, "{}", at());
+            assert!(after.ready.is_readable(), "no edge: {}", at());
         }
         Action::Discard => assert!(matches!(after.life, Life::Lingering(_)), "{}", at()),
         Action::CallOnEof => assert_eq!(after.input, Input::Eof, "{}", at()),

@@ -1,0 +1,189 @@
+//! Where and how to listen: an [`Endpoint`] (a TCP address or a Unix-domain
+//! socket path, written as the examples take it on the command line) and
+//! [`Listen`], an endpoint (or a socket inherited from systemd) with what
+//! each connection accepted there starts with: a PROXY header, TLS.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// A place to listen on or connect to: `host:port`, or `unix:/path/to.sock`.
+///
+/// ```
+/// use twig::Endpoint;
+/// let tcp: Endpoint = "127.0.0.1:8000".parse()?;
+/// assert_eq!(tcp.to_string(), "127.0.0.1:8000");
+/// let unix: Endpoint = "unix:/run/app.sock".parse()?;
+/// assert_eq!(unix, Endpoint::Unix("/run/app.sock".into()));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// A TCP address.
+    Tcp(SocketAddr),
+    /// A Unix-domain stream socket, by the path of its file.
+    Unix(PathBuf),
+}
+
+impl Endpoint {
+    /// The TCP address, if it is one.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Endpoint::Tcp(addr) => Some(*addr),
+            Endpoint::Unix(_) => None,
+        }
+    }
+}
+
+/// `unix:PATH` is a Unix-domain socket; anything else is resolved as
+/// `host:port` (the first address it resolves to).
+impl FromStr for Endpoint {
+    type Err = io::Error;
+    fn from_str(s: &str) -> io::Result<Endpoint> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(invalid(s, "no path after unix:"));
+            }
+            return Ok(Endpoint::Unix(PathBuf::from(path)));
+        }
+        let mut addrs = s.to_socket_addrs().map_err(|e| invalid(s, &e.to_string()))?;
+        addrs
+            .next()
+            .map(Endpoint::Tcp)
+            .ok_or_else(|| invalid(s, "resolves to no address"))
+    }
+}
+
+fn invalid(s: &str, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not an address: {s:?} ({why}; expected host:port or unix:/path)"),
+    )
+}
+
+impl From<SocketAddr> for Endpoint {
+    fn from(addr: SocketAddr) -> Endpoint {
+        Endpoint::Tcp(addr)
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp(addr) => write!(f, "{addr}"),
+            Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// A listener to open with [`Server::listen_at`](crate::Server::listen_at):
+/// where, and what each connection accepted there starts with.
+///
+/// ```no_run
+/// # use twig::{After, Ctx, Frame, Listen, Protocol, Server, framing};
+/// # struct Echo;
+/// # impl Protocol for Echo {
+/// #     fn frame(&mut self, input: &[u8]) -> Frame { framing::line(input) }
+/// #     fn reply(&mut self, line: &[u8], ctx: &mut Ctx) -> After { ctx.write(line); After::KeepOpen }
+/// # }
+/// let mut server = Server::new(())?;
+/// // Behind HAProxy (`send-proxy-v2`), on a socket only the proxy's group may open.
+/// let listen = Listen::parse("unix:/run/app/app.sock")?
+///     .proxy_protocol(true)
+///     .unix_mode(0o660);
+/// server.listen_at(listen, || Echo)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Listen {
+    pub(crate) at: At,
+    pub(crate) proxy_protocol: bool,
+    pub(crate) unix_mode: Option<u32>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
+}
+
+/// Where a [`Listen`] listens: an endpoint to bind, or a socket already
+/// listening (handed over by systemd).
+pub(crate) enum At {
+    Bind(Endpoint),
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+    /// Opened already, for one loop of a [`Workers`](crate::Workers) group.
+    Opened(crate::reactor::listen::ListenSocket, Endpoint),
+}
+
+impl Listen {
+    /// Binds `endpoint` (TCP or Unix), with no PROXY header and no TLS.
+    pub fn new(endpoint: impl Into<Endpoint>) -> Listen {
+        Listen::on(At::Bind(endpoint.into()))
+    }
+
+    /// [`new`](Listen::new) with the endpoint parsed from `host:port` or
+    /// `unix:/path`.
+    ///
+    /// # Errors
+    /// If `s` is neither (or the host does not resolve).
+    pub fn parse(s: &str) -> io::Result<Listen> {
+        s.parse::<Endpoint>().map(Listen::new)
+    }
+
+    pub(crate) fn on(at: At) -> Listen {
+        Listen {
+            at,
+            proxy_protocol: false,
+            unix_mode: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Expect a PROXY protocol header (v1 or v2, as HAProxy's `send-proxy`
+    /// and `send-proxy-v2` send) at the start of every connection, before
+    /// anything else (TLS included). The client it names becomes the
+    /// connection's [`peer`](crate::Ctx::peer); the proxy stays available
+    /// as [`Ctx::proxied`](crate::Ctx::proxied). A connection without a
+    /// valid header within [`Config::proxy_header_timeout`](crate::Config::proxy_header_timeout)
+    /// is closed, counted in [`Stats::proxy_header_errors`](crate::Stats::proxy_header_errors),
+    /// and none of its bytes reach the protocol.
+    ///
+    /// Only for listeners that nothing but the proxy can reach: the header
+    /// is believed.
+    pub fn proxy_protocol(mut self, on: bool) -> Listen {
+        self.proxy_protocol = on;
+        self
+    }
+
+    /// The permission bits of a Unix-domain socket's file (`chmod`), for
+    /// who may connect: `0o660` for the owner and its group. Without it the
+    /// file gets the process's umask. Ignored for TCP.
+    pub fn unix_mode(mut self, mode: u32) -> Listen {
+        self.unix_mode = Some(mode);
+        self
+    }
+
+    /// Serve TLS on it: each client's handshake runs before `on_open` (the
+    /// `tls` feature; TCP listeners only).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsConfig) -> Listen {
+        self.tls = Some(tls);
+        self
+    }
+}
+
+impl fmt::Debug for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = match &self.at {
+            At::Bind(endpoint) => endpoint.to_string(),
+            At::Tcp(socket) => format!("inherited {:?}", socket.local_addr().ok()),
+            At::Unix(_) => "inherited unix socket".to_string(),
+            At::Opened(_, endpoint) => endpoint.to_string(),
+        };
+        f.debug_struct("Listen")
+            .field("at", &at)
+            .field("proxy_protocol", &self.proxy_protocol)
+            .field("unix_mode", &self.unix_mode)
+            .finish()
+    }
+}
