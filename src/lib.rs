@@ -176,6 +176,9 @@ pub mod framing;
 pub mod guide;
 pub mod http;
 pub mod offload;
+// Used by the connection driver's PROXY stage, which does not exist yet.
+#[allow(dead_code)]
+pub(crate) mod proxy_header;
 pub mod reactor;
 pub mod testing;
 pub(crate) mod time;
