@@ -124,7 +124,10 @@ impl<S: 'static> Harness<S> {
         let pipe = Rc::new(RefCell::new(Pipe::default()));
         let protocol = (self.factory)();
         let socket = MemorySocket(Rc::clone(&pipe));
-        let id = self.server.core().insert_memory(socket, peer.into(), protocol);
+        let id = self
+            .server
+            .core()
+            .insert_memory(socket, peer.into(), protocol);
         self.pipes.insert(id, pipe);
         self.settle();
         id

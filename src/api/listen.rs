@@ -48,7 +48,9 @@ impl FromStr for Endpoint {
             }
             return Ok(Endpoint::Unix(PathBuf::from(path)));
         }
-        let mut addrs = s.to_socket_addrs().map_err(|e| invalid(s, &e.to_string()))?;
+        let mut addrs = s
+            .to_socket_addrs()
+            .map_err(|e| invalid(s, &e.to_string()))?;
         addrs
             .next()
             .map(Endpoint::Tcp)

@@ -48,7 +48,8 @@ pub(crate) fn read_header(conn: &mut Connection) -> Event {
     // header and nothing after it.
     let mut taken = 0;
     while taken < len {
-        let read = retry(|| rustix::net::recv(fd, &mut buf[taken..len], rustix::net::RecvFlags::empty()));
+        let read =
+            retry(|| rustix::net::recv(fd, &mut buf[taken..len], rustix::net::RecvFlags::empty()));
         trace!("{id} recv({}) -> {read:?}", len - taken);
         match read {
             Ok((0, _)) => return Event::ProxyHeader(HeaderRead::Refused),
@@ -64,7 +65,10 @@ pub(crate) fn read_header(conn: &mut Connection) -> Event {
         }));
         conn.peer = Peer::Tcp(source);
     } else {
-        debug!("{id} {}: PROXY header: LOCAL (the proxy's own connection)", conn.peer);
+        debug!(
+            "{id} {}: PROXY header: LOCAL (the proxy's own connection)",
+            conn.peer
+        );
     }
     Event::ProxyHeader(HeaderRead::Done { tls })
 }

@@ -8,9 +8,9 @@ use log::{debug, trace, warn};
 use crate::api::config::AtCapacity;
 use crate::api::listen::Endpoint;
 use crate::api::protocol::Protocol;
+use crate::conn::machine::{Event, State};
 use crate::conn::peer::Peer;
 use crate::conn::socket::Stream;
-use crate::conn::machine::{Event, State};
 use crate::reactor::core::Core;
 use crate::reactor::drive::drive;
 use crate::reactor::group::Member;
@@ -180,7 +180,13 @@ fn add<S>(
     if let Some(config) = &listener.tls {
         let proxy = listener.proxy_protocol;
         return crate::reactor::tls_accept::add(
-            core, protocols, scratch, stream, peer, config, protocol, proxy,
+            core,
+            protocols,
+            scratch,
+            (stream, peer),
+            config,
+            protocol,
+            proxy,
         );
     }
     let state = if listener.proxy_protocol {

@@ -9,7 +9,6 @@
 //! callback is running, they join its reply; sent to any other, they are
 //! written at once if it owes nothing, else queued behind what it owes.
 
-
 use log::{debug, trace};
 
 use crate::conn::close::CloseReason;

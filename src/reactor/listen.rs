@@ -168,7 +168,11 @@ pub(crate) fn open(
 /// With `reuse_port`, also `SO_REUSEPORT`: every loop of a
 /// [`Workers`](crate::Workers) group binds its own socket on the same port,
 /// and the kernel spreads new clients over them.
-pub(crate) fn bind_tcp(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<TcpListener> {
+pub(crate) fn bind_tcp(
+    addr: SocketAddr,
+    backlog: u32,
+    reuse_port: bool,
+) -> io::Result<TcpListener> {
     use socket2::{Domain, Protocol as IpProtocol, Socket, Type};
     let socket = Socket::new(
         Domain::for_address(addr),
@@ -234,7 +238,10 @@ fn clear_stale(path: &Path) -> io::Result<()> {
         )),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             let removed = std::fs::remove_file(path);
-            debug!("{}: stale socket file, unlink -> {removed:?}", path.display());
+            debug!(
+                "{}: stale socket file, unlink -> {removed:?}",
+                path.display()
+            );
             removed
         }
         Err(e) => Err(e),

@@ -257,7 +257,11 @@ impl<S: 'static> Server<S> {
                 .register(&mut socket, Token(index), Interest::READABLE);
         trace!("{bound} epoll_ctl(ADD, READABLE) -> {registered:?}");
         registered?;
-        let proxy = if proxy_protocol { " (PROXY protocol)" } else { "" };
+        let proxy = if proxy_protocol {
+            " (PROXY protocol)"
+        } else {
+            ""
+        };
         debug!("listening on {bound}{proxy}");
         self.listeners.push(Listener {
             socket,

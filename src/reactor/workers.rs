@@ -11,9 +11,9 @@ use log::info;
 
 use crate::api::config::{Builder, validated};
 use crate::api::handle::Handle;
+use crate::api::listen::{At, Endpoint, Listen};
 use crate::api::protocol::Protocol;
 use crate::api::stats::WorkerStats;
-use crate::api::listen::{At, Endpoint, Listen};
 use crate::reactor::listen::{ListenSocket, bind_tcp as bind, open};
 use crate::reactor::remote::{self, Remote, each_with};
 use crate::reactor::server::{Server, listen_error, resolve};
@@ -251,11 +251,12 @@ impl<S: 'static> Workers<S> {
                 ListenSocket::Unix(f) => f.endpoint(),
             };
             endpoint.get_or_insert_with(|| bound.clone());
-            let mut listen = Listen::on(At::Opened(socket, bound)).proxy_protocol(proxy_protocol);
+            let listen = Listen::on(At::Opened(socket, bound)).proxy_protocol(proxy_protocol);
             #[cfg(feature = "tls")]
-            if let Some(tls) = &tls {
-                listen = listen.tls(tls.clone());
-            }
+            let listen = match &tls {
+                Some(tls) => listen.tls(tls.clone()),
+                None => listen,
+            };
             listens.push((listen, factory.clone()));
         }
         let listened = each_with(remotes, listens, |server, (listen, factory)| {

@@ -179,3 +179,19 @@ pub fn ask<S: 'static, T: Send + 'static>(
 pub fn stats_of<S: 'static>(handle: &Handle<S>) -> Stats {
     ask(handle, |core| core.stats().clone())
 }
+
+/// TEMPORARY (helper-haproxy moves `have` here): whether `tool` runs.
+pub fn have(tool: &str, arg: &str) -> bool {
+    let ok = std::process::Command::new(tool)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is required under CI=true"
+        );
+        eprintln!("skipping: {tool} is not installed");
+    }
+    ok
+}

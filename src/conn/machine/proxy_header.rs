@@ -33,9 +33,7 @@ pub(super) fn event(mut s: State, event: Event) -> Option<State> {
         Event::ProxyHeader(HeaderRead::Partial) => match s.ready.read {
             // The peer closed its side with the header unfinished: no more
             // of it can come.
-            ReadEdge::Hup | ReadEdge::HupDrained => {
-                s.life = Life::Closed(CloseReason::ProxyHeader)
-            }
+            ReadEdge::Hup | ReadEdge::HupDrained => s.life = Life::Closed(CloseReason::ProxyHeader),
             _ => s.ready.read = ReadEdge::Drained,
         },
         Event::ProxyHeader(HeaderRead::Refused) => s.life = Life::Closed(CloseReason::ProxyHeader),

@@ -4,11 +4,11 @@
 //! three, which are in `handshake.rs`.
 
 use super::commands::{self, closing};
-use super::{handshake, proxy_header};
 use super::{
     Action, Ending, Event, Input, Life, Output, ReadEdge, Ready, Relay, State, Timeout, WriteEdge,
     Wrote,
 };
+use super::{handshake, proxy_header};
 use crate::conn::close::CloseReason;
 
 /// The machine by its rules, for any state and event: the state after
