@@ -11,8 +11,8 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use support::tls::{Cert, Echo, have, start_tls};
-use support::{ask, connect, eventually, read_to_close, stats_of};
+use support::tls::{Cert, Echo, start_tls};
+use support::{ask, connect, eventually, have, read_to_close, stats_of};
 use twig::{CloseReason, Server};
 
 /// A ClientHello record: `version` in the record and the hello, one

@@ -14,8 +14,8 @@ mod http_server;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use support::tls::{Bulk, Cert, Echo, have, start_tls};
-use support::{Running, ask, start_on, stats_of};
+use support::tls::{Bulk, Cert, Echo, start_tls};
+use support::{Running, ask, have, start_on, stats_of};
 use twig::http::Http;
 use twig::{CloseReason, Server};
 

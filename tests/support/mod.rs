@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use twig::{Builder, Handle, Protocol, Server, Stats};
 
+pub mod haproxy;
 pub mod logs;
 pub mod process;
 #[cfg(feature = "tls")]
@@ -180,7 +181,8 @@ pub fn stats_of<S: 'static>(handle: &Handle<S>) -> Stats {
     ask(handle, |core| core.stats().clone())
 }
 
-/// TEMPORARY (helper-haproxy moves `have` here): whether `tool` runs.
+/// Whether `tool` runs (`tool ARG`); if not, a test skips with a message,
+/// except under `CI=true`, where it must fail.
 pub fn have(tool: &str, arg: &str) -> bool {
     let ok = std::process::Command::new(tool)
         .arg(arg)
@@ -189,7 +191,7 @@ pub fn have(tool: &str, arg: &str) -> bool {
     if !ok {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is required under CI=true"
+            "{tool} is required under CI=true (.ci/run installs it)"
         );
         eprintln!("skipping: {tool} is not installed");
     }

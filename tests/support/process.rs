@@ -25,6 +25,24 @@ pub fn example(name: &str) -> PathBuf {
         cmd.args(["build", "--examples", "--target-dir"])
             .arg(target_dir)
             .current_dir(env!("CARGO_MANIFEST_DIR"));
+        // Cargo sets these for the test process (the package's name,
+        // version, folder), and ring's build script reruns when they change:
+        // inherited, each test run would rebuild ring, rcgen and the
+        // examples (seconds), and the next plain `cargo build` all again.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || [
+                    "CARGO_CRATE_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                ]
+                .contains(&name.as_ref())
+            {
+                cmd.env_remove(name.as_ref());
+            }
+        }
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }

@@ -4,7 +4,6 @@
 //! message where absent, but never under `CI=true`).
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use twig::tls::{ALPN_HTTP1, TlsConfig};
 use twig::{After, Builder, Ctx, Frame, Protocol, framing};
@@ -92,21 +91,4 @@ where
     start_on(builder, (), move |server| {
         server.listen_tls("127.0.0.1:0", tls, factory)
     })
-}
-
-/// Whether `tool` runs (`tool ARG`); if not, a test skips with a message,
-/// except under `CI=true`, where it must fail.
-pub fn have(tool: &str, arg: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is required under CI=true (.ci/run installs it)"
-        );
-        eprintln!("skipping: {tool} is not installed");
-    }
-    ok
 }
