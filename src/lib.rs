@@ -185,8 +185,9 @@ pub mod tls;
 
 pub use crate::api::config::{AtCapacity, Builder, Config};
 pub use crate::api::ctx::Ctx;
+pub use crate::api::endpoint::Endpoint;
 pub use crate::api::handle::Handle;
-pub use crate::api::listen::{Endpoint, Listen};
+pub use crate::api::listen::Listen;
 pub use crate::api::protocol::{After, Frame, Protocol, Violation};
 pub use crate::api::stats::{Stats, WorkerStats};
 pub use crate::api::turn::{Turn, WakeReason};

@@ -32,7 +32,12 @@ fn whoami_from_a_known_port(haproxy: &Haproxy) -> (String, u16) {
             return (String::from_utf8_lossy(&out.stdout).into_owned(), port);
         }
         // 45: the local port was taken; try the next.
-        assert_eq!(out.status.code(), Some(45), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(45),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     panic!("no free local port for curl");
 }
@@ -46,7 +51,10 @@ fn check_whoami(proxy: ProxyHeader) {
     let addr = server.bound_addr("serving HTTP on ");
     // Haproxy::start waits until the server passed a health check, which
     // comes with a PROXY header of its own.
-    let haproxy = Haproxy::start(&[Backend::tcp("s1", addr).proxy(proxy)], &Options::default());
+    let haproxy = Haproxy::start(
+        &[Backend::tcp("s1", addr).proxy(proxy)],
+        &Options::default(),
+    );
     let (body, port) = whoami_from_a_known_port(&haproxy);
     assert_eq!(body, format!("127.0.0.1:{port}\n"));
     // Without the header (straight to the server), nothing is served.

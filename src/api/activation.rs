@@ -8,7 +8,8 @@ use std::io;
 
 use log::debug;
 
-use crate::api::listen::{At, Listen};
+use crate::api::listen::Listen;
+use crate::reactor::listen::At;
 
 impl Listen {
     /// The listening sockets systemd (or `systemd-socket-activate`) passed

@@ -11,6 +11,7 @@
 pub(crate) mod activation;
 pub(crate) mod config;
 pub(crate) mod ctx;
+pub(crate) mod endpoint;
 pub(crate) mod handle;
 pub(crate) mod listen;
 pub(crate) mod protocol;

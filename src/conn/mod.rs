@@ -3,7 +3,8 @@
 //! - [`machine`]: its states as data and the pure transition function; no
 //!   I/O (the heart of the lesson, tested as a table);
 //! - `connection.rs`: its socket, buffers and clocks;
-//! - `socket.rs`: the syscalls it makes, narrated;
+//! - `socket.rs`: the syscalls it makes, narrated; `stream.rs`: the
+//!   socket accept or connect gave, TCP or Unix-domain;
 //! - [`id`]: the generation-tagged ids and their `mio::Token`s;
 //! - [`close`]: why a connection ended;
 //! - [`peer`]: who is at the other end (TCP, Unix with credentials, or the
@@ -27,3 +28,4 @@ pub mod peer;
 pub(crate) mod proxy_read;
 pub(crate) mod recorder;
 pub(crate) mod socket;
+pub(crate) mod stream;

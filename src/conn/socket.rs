@@ -17,46 +17,7 @@ use crate::conn::id::ConnId;
 use crate::conn::machine::{Event, Shake};
 use crate::conn::memory::MemorySocket;
 use crate::conn::recorder::{Mark, Recorder};
-
-/// A connected socket, before the connection is set up on it: what accept
-/// and connect give. Registered with the poll as it is.
-pub(crate) enum Stream {
-    /// TCP.
-    Tcp(TcpStream),
-    /// A Unix-domain stream socket.
-    Unix(UnixStream),
-}
-
-impl mio::event::Source for Stream {
-    fn register(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.register(registry, token, interests),
-            Stream::Unix(s) => s.register(registry, token, interests),
-        }
-    }
-    fn reregister(
-        &mut self,
-        registry: &mio::Registry,
-        token: mio::Token,
-        interests: mio::Interest,
-    ) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.reregister(registry, token, interests),
-            Stream::Unix(s) => s.reregister(registry, token, interests),
-        }
-    }
-    fn deregister(&mut self, registry: &mio::Registry) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.deregister(registry),
-            Stream::Unix(s) => s.deregister(registry),
-        }
-    }
-}
+use crate::conn::stream::Stream;
 
 impl From<Stream> for Transport {
     fn from(stream: Stream) -> Transport {

@@ -6,11 +6,11 @@ use std::io;
 use log::{debug, trace, warn};
 
 use crate::api::config::AtCapacity;
-use crate::api::listen::Endpoint;
+use crate::api::endpoint::Endpoint;
 use crate::api::protocol::Protocol;
 use crate::conn::machine::{Event, State};
 use crate::conn::peer::Peer;
-use crate::conn::socket::Stream;
+use crate::conn::stream::Stream;
 use crate::reactor::core::Core;
 use crate::reactor::drive::drive;
 use crate::reactor::group::Member;

@@ -10,9 +10,22 @@ use std::path::{Path, PathBuf};
 use log::debug;
 use mio::net::{TcpListener, UnixListener};
 
-use crate::api::listen::{At, Endpoint};
+use crate::api::endpoint::Endpoint;
 use crate::conn::peer::Peer;
-use crate::conn::socket::Stream;
+use crate::conn::stream::Stream;
+
+/// Where a [`Listen`](crate::Listen) listens: an endpoint to bind, or a socket already
+/// listening (handed over by systemd).
+pub(crate) enum At {
+    /// An endpoint to bind.
+    Bind(Endpoint),
+    /// A TCP listener systemd passed in.
+    Tcp(std::net::TcpListener),
+    /// A Unix-domain listener systemd passed in.
+    Unix(std::os::unix::net::UnixListener),
+    /// Opened already, for one loop of a [`Workers`](crate::Workers) group.
+    Opened(ListenSocket, Endpoint),
+}
 
 /// A listening socket.
 pub(crate) enum ListenSocket {

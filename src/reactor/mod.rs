@@ -7,6 +7,7 @@
 //! - `sleep.rs`: how long `poll` may sleep (the nearest deadline);
 //! - `listen.rs`: listening sockets, TCP and Unix (binding, a stale socket
 //!   file, systemd's), and accepting from either;
+//! - `listeners.rs`: the server's `listen` and `listen_at`;
 //! - `accept.rs`: the accept policy (budgets, limits, exhaustion);
 //! - `drive.rs`: carries out a connection's machine actions;
 //! - `answer.rs`: the frame/reply loop over buffered input;
@@ -16,7 +17,8 @@
 //! - `core.rs` and `commands.rs`: the [`Core`](crate::Core) callbacks see;
 //!   `open.rs`: opening connections (connect, and the slab entry);
 //! - `protocols.rs`: the protocol table;
-//! - `workers.rs`: [`Workers`](crate::Workers), N loops on one port;
+//! - `workers.rs`: [`Workers`](crate::Workers), N loops on one port
+//!   (`workers_listen.rs`: their listeners);
 //!   `remote.rs`: each loop's thread; `group.rs`: the little the loops
 //!   share (the connection count, each other's handles).
 //! - `tls_listen.rs`, `tls_accept.rs`: TLS listeners (`Server::listen_tls`)
@@ -35,6 +37,7 @@ pub(crate) mod group;
 pub(crate) mod hooks;
 pub(crate) mod lifecycle;
 pub(crate) mod listen;
+pub(crate) mod listeners;
 pub(crate) mod open;
 pub(crate) mod protocols;
 pub(crate) mod remote;
@@ -47,3 +50,4 @@ pub(crate) mod tls_accept;
 pub(crate) mod tls_listen;
 pub(crate) mod turn;
 pub(crate) mod workers;
+pub(crate) mod workers_listen;

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use log::debug;
 
-use crate::api::listen::Endpoint;
+use crate::api::endpoint::Endpoint;
 use crate::api::protocol::Protocol;
 use crate::reactor::server::Server;
 use crate::tls::TlsConfig;
@@ -43,23 +43,6 @@ impl<S: 'static> Server<S> {
         F: FnMut() -> P + 'static,
     {
         let bound = self.listen(addr, factory)?;
-        self.serve_tls_on_last(&bound.into(), tls);
-        Ok(bound)
-    }
-
-    /// [`listen_tls`](Server::listen_tls) on a socket already bound (one
-    /// loop of [`Workers`](crate::Workers)).
-    pub(crate) fn listen_tls_on<P, F>(
-        &mut self,
-        socket: mio::net::TcpListener,
-        tls: TlsConfig,
-        factory: F,
-    ) -> io::Result<SocketAddr>
-    where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + 'static,
-    {
-        let bound = self.listen_on(socket, factory)?;
         self.serve_tls_on_last(&bound.into(), tls);
         Ok(bound)
     }

@@ -4,19 +4,16 @@
 //! [`group`](super::group).
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use log::info;
 
 use crate::api::config::{Builder, validated};
 use crate::api::handle::Handle;
-use crate::api::listen::{At, Endpoint, Listen};
-use crate::api::protocol::Protocol;
 use crate::api::stats::WorkerStats;
-use crate::reactor::listen::{ListenSocket, bind_tcp as bind, open};
 use crate::reactor::remote::{self, Remote, each_with};
-use crate::reactor::server::{Server, listen_error, resolve};
+use crate::reactor::server::Server;
 
 /// N event loops serving the same ports, each on its own thread with its
 /// own poll, connections, timers, application state and listening socket
@@ -83,17 +80,17 @@ use crate::reactor::server::{Server, listen_error, resolve};
 /// ```
 pub struct Workers<S: 'static> {
     /// The loops themselves.
-    loops: Loops<S>,
+    pub(super) loops: Loops<S>,
     /// `Config::listen_backlog`, for the sockets `listen` binds.
-    backlog: u32,
+    pub(super) backlog: u32,
     /// `Config::max_connections`: the limit for the whole group.
     max_connections: usize,
     /// Addresses listened on, the same on every loop.
-    addrs: Vec<SocketAddr>,
+    pub(super) addrs: Vec<SocketAddr>,
 }
 
 /// One loop on the calling thread, or several on their own.
-enum Loops<S: 'static> {
+pub(crate) enum Loops<S: 'static> {
     /// `workers(1)`: today's server, nothing more.
     One(Box<Server<S>>),
     /// Each loop's server lives on its thread, waiting for orders until run.
@@ -143,171 +140,6 @@ impl<S: 'static> Workers<S> {
             Loops::One(_) => 1,
             Loops::Many(remotes) => remotes.len(),
         }
-    }
-
-    /// Binds `addr` on every loop and serves each client accepted there
-    /// with a fresh protocol value from a clone of `factory` (one clone per
-    /// loop, called on that loop's thread). Returns the bound address: with
-    /// port 0, the first socket picks the port and the others bind the
-    /// same one. With one loop this is [`Server::listen`].
-    ///
-    /// `SO_REUSEPORT` lets any process of the same user bind the port too
-    /// (and get a share of its clients); only run workers where that user
-    /// is trusted.
-    ///
-    /// # Errors
-    /// A one-line error naming the address if it does not resolve or cannot
-    /// be bound; then some loops may be listening already: drop the group.
-    pub fn listen<P, F>(
-        &mut self,
-        addr: impl ToSocketAddrs + std::fmt::Display,
-        factory: F,
-    ) -> io::Result<SocketAddr>
-    where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + Clone + Send + 'static,
-    {
-        if let Loops::One(server) = &mut self.loops {
-            return server.listen(addr, factory);
-        }
-        self.listen_each(addr, factory, |server, socket, factory| {
-            server.listen_on(socket, factory)
-        })
-    }
-
-    /// [`listen`](Workers::listen) over TLS (the `tls` feature): every
-    /// loop serves the port with the same certificates (see
-    /// [`Server::listen_tls`]).
-    ///
-    /// # Errors
-    /// As [`listen`](Workers::listen).
-    #[cfg(feature = "tls")]
-    pub fn listen_tls<P, F>(
-        &mut self,
-        addr: impl ToSocketAddrs + std::fmt::Display,
-        tls: crate::tls::TlsConfig,
-        factory: F,
-    ) -> io::Result<SocketAddr>
-    where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + Clone + Send + 'static,
-    {
-        if let Loops::One(server) = &mut self.loops {
-            return server.listen_tls(addr, tls, factory);
-        }
-        self.listen_each(addr, factory, move |server, socket, factory| {
-            server.listen_tls_on(socket, tls.clone(), factory)
-        })
-    }
-
-    /// [`Server::listen_at`] on every loop: a TCP address is bound once
-    /// per loop (`SO_REUSEPORT`, as for [`listen`](Workers::listen)); a
-    /// Unix-domain socket, or a socket systemd passed in, is opened once and
-    /// shared by the loops (each accepts from the same queue). Returns
-    /// where it is bound.
-    ///
-    /// # Errors
-    /// As [`Server::listen_at`]; then some loops may be listening already:
-    /// drop the group.
-    pub fn listen_at<P, F>(&mut self, listen: Listen, factory: F) -> io::Result<Endpoint>
-    where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + Clone + Send + 'static,
-    {
-        let remotes = match &mut self.loops {
-            Loops::One(server) => return server.listen_at(listen, factory),
-            Loops::Many(remotes) => remotes,
-        };
-        let name = format!("{listen:?}");
-        let context = |e: io::Error| listen_error(&name, e);
-        let Listen {
-            at,
-            proxy_protocol,
-            unix_mode,
-            #[cfg(feature = "tls")]
-            tls,
-        } = listen;
-        let mut opened = Vec::with_capacity(remotes.len());
-        if let At::Bind(Endpoint::Tcp(addr)) = at {
-            let first = bind(addr, self.backlog, true).map_err(context)?;
-            let bound = first.local_addr().map_err(context)?;
-            opened.push(ListenSocket::Tcp(first));
-            for _ in 1..remotes.len() {
-                let socket = bind(bound, self.backlog, true).map_err(context)?;
-                opened.push(ListenSocket::Tcp(socket));
-            }
-        } else {
-            let (socket, _) = open(at, self.backlog, unix_mode).map_err(context)?;
-            for _ in 1..remotes.len() {
-                opened.push(socket.try_clone().map_err(context)?);
-            }
-            opened.insert(0, socket); // the first loop's removes the file
-        }
-        let mut endpoint = None;
-        let mut listens = Vec::with_capacity(opened.len());
-        for socket in opened {
-            let bound = match &socket {
-                ListenSocket::Tcp(s) => Endpoint::Tcp(s.local_addr().map_err(context)?),
-                ListenSocket::Unix(f) => f.endpoint(),
-            };
-            endpoint.get_or_insert_with(|| bound.clone());
-            let listen = Listen::on(At::Opened(socket, bound)).proxy_protocol(proxy_protocol);
-            #[cfg(feature = "tls")]
-            let listen = match &tls {
-                Some(tls) => listen.tls(tls.clone()),
-                None => listen,
-            };
-            listens.push((listen, factory.clone()));
-        }
-        let listened = each_with(remotes, listens, |server, (listen, factory)| {
-            server.listen_at(listen, factory)
-        })?;
-        for result in listened {
-            result.map_err(context)?;
-        }
-        let endpoint = endpoint.ok_or_else(|| io::Error::other("no loop"))?;
-        if let Some(addr) = endpoint.socket_addr() {
-            self.addrs.push(addr);
-        }
-        Ok(endpoint)
-    }
-
-    /// Binds `addr` once per loop (the first picks the port) and hands each
-    /// loop its socket, through `on_loop` on the loop's thread.
-    fn listen_each<P, F, L>(
-        &mut self,
-        addr: impl ToSocketAddrs + std::fmt::Display,
-        factory: F,
-        on_loop: L,
-    ) -> io::Result<SocketAddr>
-    where
-        P: Protocol<S> + 'static,
-        F: FnMut() -> P + Clone + Send + 'static,
-        L: Fn(&mut Server<S>, mio::net::TcpListener, F) -> io::Result<SocketAddr>
-            + Send
-            + Sync
-            + 'static,
-    {
-        let remotes = match &mut self.loops {
-            Loops::One(_) => return Err(io::Error::other("twig bug: one loop has no remotes")),
-            Loops::Many(remotes) => remotes,
-        };
-        let context = |e: io::Error| listen_error(&addr, e);
-        let first = bind(resolve(&addr)?, self.backlog, true).map_err(context)?;
-        let bound = first.local_addr().map_err(context)?;
-        let mut sockets = vec![(first, factory.clone())];
-        for _ in 1..remotes.len() {
-            let socket = bind(bound, self.backlog, true).map_err(context)?;
-            sockets.push((socket, factory.clone()));
-        }
-        let listened = each_with(remotes, sockets, move |server, (socket, factory)| {
-            on_loop(server, socket, factory)
-        })?;
-        for result in listened {
-            result.map_err(context)?;
-        }
-        self.addrs.push(bound);
-        Ok(bound)
     }
 
     /// The addresses being listened on (the same on every loop).
