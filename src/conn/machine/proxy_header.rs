@@ -1,23 +1,26 @@
-//! The PROXY header stage's rules: what [`Event::ProxyHeader`] does to a
-//! [`Life::ProxyHeader`] connection, and what such a connection does next.
-//! Kept beside `rules.rs` (which calls these from `apply` and `decide`), as
-//! the TLS handshake's are in `handshake.rs`.
+//! The PROXY header stage's rules: what [`Event::ProxyHeader`](super::Event::ProxyHeader)
+//! does to a [`Life::ProxyHeader`] connection, and what such a connection
+//! does next. Kept beside `rules.rs` (which calls these from `apply` and
+//! `decide`; an EOF before any byte is there too), as the TLS handshake's
+//! are in `handshake.rs`.
 //!
 //! The driver peeks at the socket (`recv(MSG_PEEK)`), so nothing past the
 //! header is taken off it: a TLS ClientHello or the first request that
 //! came in the same segment stays in the kernel for the next stage, which
 //! is why the read edge is kept when the header is done.
 
-use super::{Action, Event, HeaderRead, Life, ReadEdge, State};
+use super::{Action, HeaderRead, Life, ReadEdge, State};
 use crate::conn::close::CloseReason;
 
-/// An event while waiting for the header, if it is one this stage decides
-/// (`None`: the general rules apply, e.g. to readiness, a reset or a
-/// deadline).
+/// How far reading the header got. Only a connection waiting for its
+/// header takes it: a stale one changes nothing.
 #[inline(always)]
-pub(super) fn event(mut s: State, event: Event) -> Option<State> {
-    match event {
-        Event::ProxyHeader(HeaderRead::Done { tls }) => {
+pub(super) fn read(mut s: State, read: HeaderRead) -> State {
+    if s.life != Life::ProxyHeader {
+        return s;
+    }
+    match read {
+        HeaderRead::Done { tls } => {
             s.life = if tls {
                 Life::Handshaking
             } else {
@@ -30,18 +33,15 @@ pub(super) fn event(mut s: State, event: Event) -> Option<State> {
                 _ => ReadEdge::Pending,
             };
         }
-        Event::ProxyHeader(HeaderRead::Partial) => match s.ready.read {
+        HeaderRead::Partial => match s.ready.read {
             // The peer closed its side with the header unfinished: no more
             // of it can come.
             ReadEdge::Hup | ReadEdge::HupDrained => s.life = Life::Closed(CloseReason::ProxyHeader),
             _ => s.ready.read = ReadEdge::Drained,
         },
-        Event::ProxyHeader(HeaderRead::Refused) => s.life = Life::Closed(CloseReason::ProxyHeader),
-        // Closed before sending a byte: a load balancer's TCP health check.
-        Event::ReadEof => s.life = Life::Closed(CloseReason::Eof),
-        _ => return None,
+        HeaderRead::Refused => s.life = Life::Closed(CloseReason::ProxyHeader),
     }
-    Some(s)
+    s
 }
 
 /// What a connection waiting for its header does next: peek when the peer

@@ -63,11 +63,6 @@ fn apply(mut s: State, event: Event) -> State {
     if !s.is_live() {
         return s; // closed is final: stale outcomes change nothing
     }
-    if s.life == Life::ProxyHeader
-        && let Some(s) = proxy_header::event(s, event)
-    {
-        return s;
-    }
     match event {
         Event::Poke => {}
         Event::Ready { read, write, hup } => {
@@ -92,6 +87,8 @@ fn apply(mut s: State, event: Event) -> State {
             s.ready.read = ReadEdge::Drained;
             match s.life {
                 Life::Lingering(reason) => s.life = Life::Closed(reason),
+                // Closed before sending a byte: a load balancer's TCP check.
+                Life::ProxyHeader => s.life = Life::Closed(CloseReason::Eof),
                 _ => s.input = Input::Eof,
             }
         }
@@ -159,7 +156,7 @@ fn apply(mut s: State, event: Event) -> State {
             }
         }
         Event::Shook(shake) => s = handshake::shook(s, shake),
-        Event::ProxyHeader(_) => {} // stale: only the header stage takes it
+        Event::ProxyHeader(read) => s = proxy_header::read(s, read),
         Event::Command(command) => s = commands::command(s, command),
     }
     s
