@@ -154,13 +154,13 @@ fn main() {
 
 fn serve(addr: &str) -> std::io::Result<()> {
     let mut server = builder().timeouts_from_env().build(Room::new())?;
-    let bound = server.listen(addr, Chat::default)?;
+    let bound = server.listen_at(twig::Listen::parse(addr)?, Chat::default)?;
     server.stop_on_signals()?;
-    info!(
-        "chatting on {bound}; try: nc {} {}",
-        bound.ip(),
-        bound.port()
-    );
+    let try_it = match &bound {
+        twig::Endpoint::Tcp(a) => format!("nc {} {}", a.ip(), a.port()),
+        twig::Endpoint::Unix(path) => format!("nc -U {}", path.display()),
+    };
+    info!("chatting on {bound}; try: {try_it}");
     server.run()?;
     Ok(())
 }

@@ -74,13 +74,13 @@ fn serve() -> std::io::Result<()> {
     // itself never leaves its loop).
     let handles = server.handles();
     server.each(move |_, loop_| loop_.core().state().loops = handles.clone())?;
-    let bound = server.listen(addr.as_str(), || Hits)?;
+    let bound = server.listen_at(twig::Listen::parse(&addr)?, || Hits)?;
     server.stop_on_signals()?;
-    info!(
-        "counting on {bound}; try: nc {} {}",
-        bound.ip(),
-        bound.port()
-    );
+    let try_it = match &bound {
+        twig::Endpoint::Tcp(a) => format!("nc {} {}", a.ip(), a.port()),
+        twig::Endpoint::Unix(path) => format!("nc -U {}", path.display()),
+    };
+    info!("counting on {bound}; try: {try_it}");
     let stats = server.run()?;
     for (index, stats) in stats.per_loop.iter().enumerate() {
         info!("loop {index}: {stats}");

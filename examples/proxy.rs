@@ -3,7 +3,8 @@
 //! half-close are carried across, so a slow reader at one end slows the
 //! writer at the other instead of filling the proxy's memory.
 //!
-//! Run: `cargo run --example proxy [LISTEN_ADDR] [TARGET_ADDR]` (default
+//! Run: `cargo run --example proxy [LISTEN_ADDR] [TARGET_ADDR]` (either may be
+//! `unix:/path`; default
 //! `127.0.0.1:7003` → `127.0.0.1:7000`, where `cargo run --example
 //! echo_server` listens), then `nc 127.0.0.1 7003` and type.
 //!
@@ -13,10 +14,10 @@
 //! peers talk at once. Memory stays bounded by pausing the side that feeds a
 //! peer owing more than `HIGH_WATER`.
 
-use std::net::{SocketAddr, ToSocketAddrs};
-
 use log::{debug, info, warn};
-use twig::{After, Builder, CloseReason, ConnId, Core, Ctx, Frame, Protocol, Server};
+use twig::{
+    After, Builder, CloseReason, ConnId, Core, Ctx, Endpoint, Frame, Listen, Protocol, Server,
+};
 
 /// Stop reading one side while the other side owes its peer more than this.
 pub const HIGH_WATER: usize = 256 * 1024;
@@ -26,8 +27,9 @@ const CHUNK: usize = 64 * 1024;
 
 /// The shared state: where every client is forwarded to.
 pub struct Proxy {
-    /// The address each client's outbound connection goes to.
-    pub target: SocketAddr,
+    /// Where each client's outbound connection goes: `host:port` or a
+    /// Unix-domain socket.
+    pub target: Endpoint,
 }
 
 /// The server's limits: room for [`HIGH_WATER`] plus the read that crossed it.
@@ -75,9 +77,14 @@ fn end_of_input(peer: ConnId, rest: &[u8], ctx: &mut Ctx<Proxy>) -> After {
 
 impl Protocol<Proxy> for Client {
     fn on_open(&mut self, ctx: &mut Ctx<Proxy>) {
-        let (me, target) = (ctx.id(), ctx.state().target);
+        let (me, target) = (ctx.id(), ctx.state().target.clone());
         // Bytes the client sends before the connect completes are queued.
-        match ctx.connect(target, Upstream { client: me }) {
+        let upstream = Upstream { client: me };
+        let connected = match &target {
+            Endpoint::Tcp(addr) => ctx.connect(*addr, upstream),
+            Endpoint::Unix(path) => ctx.connect_unix(path, upstream),
+        };
+        match connected {
             Ok(upstream) => {
                 info!("{}: forwarding to {target}", ctx.peer());
                 ctx.read_while_owing(me, true);
@@ -180,18 +187,24 @@ fn main() {
 
 #[allow(dead_code)]
 fn serve(listen: &str, target: &str) -> std::io::Result<()> {
-    let target = target
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other(format!("{target}: no address")))?;
-    let mut server = builder().timeouts_from_env().build(Proxy { target })?;
-    let bound = server.listen(listen, Client::default)?;
+    let target: Endpoint = target.parse()?;
+    let mut server = builder().timeouts_from_env().build(Proxy {
+        target: target.clone(),
+    })?;
+    let bound = server.listen_at(Listen::parse(listen)?, Client::default)?;
     server.stop_on_signals()?;
     info!(
-        "proxy on {bound}; forwarding to {target}; try: nc {} {}",
-        bound.ip(),
-        bound.port()
+        "proxy on {bound}; forwarding to {target}; try: {}",
+        try_nc(&bound)
     );
     server.run()?;
     Ok(())
+}
+
+/// How to talk to `endpoint` with netcat.
+fn try_nc(endpoint: &Endpoint) -> String {
+    match endpoint {
+        Endpoint::Tcp(addr) => format!("nc {} {}", addr.ip(), addr.port()),
+        Endpoint::Unix(path) => format!("nc -U {}", path.display()),
+    }
 }

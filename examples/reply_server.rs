@@ -59,7 +59,8 @@ fn main() {
 
 fn serve(addr: &str) -> std::io::Result<()> {
     let mut server = Server::builder().timeouts_from_env().build(())?;
-    let bound = server.listen(addr, || ReplyYes)?;
+    // `host:port`, or `unix:/path` (then: curl --unix-socket /path http://localhost/).
+    let bound = server.listen_at(twig::Listen::parse(addr)?, || ReplyYes)?;
     server.stop_on_signals()?;
     info!("listening on {bound}; try: cargo run --example reply_client, or curl http://{bound}/");
     server.run()?;

@@ -136,7 +136,7 @@ fn serve(addr: &str, workers: usize, pool: usize, inline: bool) -> std::io::Resu
         .workers(workers)
         .build_workers(|_| ())?;
     let app = if inline { blocking_router() } else { router() };
-    let bound = server.listen(addr, move || Http::new(app.clone()))?;
+    let bound = server.listen_at(twig::Listen::parse(addr)?, move || Http::new(app.clone()))?;
     server.stop_on_signals()?;
     info!(
         "serving work on {bound}; try: curl http://{bound}/block?ms=500 \

@@ -43,6 +43,7 @@ fn fill(seed: u64, start: usize, buf: &mut [u8]) {
 
 /// A proxy to `target`, on its own thread.
 fn start_proxy(target: SocketAddr) -> Running<Proxy> {
+    let target = target.into();
     start_with(proxy::builder(), Proxy { target }, Client::default, |_| {})
 }
 
@@ -515,7 +516,7 @@ fn a_target_that_reads_only_after_its_greeting_does_not_deadlock_the_proxy() {
     let proxy = start_with(
         proxy::builder().drain_timeout(quick),
         Proxy {
-            target: target.addr,
+            target: target.addr.into(),
         },
         Client::default,
         |_| {},

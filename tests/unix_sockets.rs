@@ -336,3 +336,21 @@ fn redis_cli_over_a_unix_socket_talks_to_kv_server() {
     proc.signal("TERM");
     support::process::assert_clean_exit(proc);
 }
+
+#[test]
+fn the_proxy_example_forwards_tcp_clients_to_a_unix_socket() {
+    let dir = Dir::new("proxy");
+    let addr = format!("unix:{}", dir.path("echo.sock").display());
+    let mut echo = Proc::spawn_args("echo_server", &[&addr], &[]);
+    serving_on(&mut echo, "echoing on ");
+    let mut proxy = Proc::spawn_args("proxy", &["127.0.0.1:0", &addr], &[]);
+    let front = proxy.bound_addr("proxy on ");
+    let mut client = support::connect(front);
+    let echoed = support::round_trip(&mut client, b"through the proxy\n");
+    assert_eq!(echoed, b"through the proxy\n");
+    drop(client);
+    proxy.signal("TERM");
+    support::process::assert_clean_exit(proxy);
+    echo.signal("TERM");
+    support::process::assert_clean_exit(echo);
+}
