@@ -26,6 +26,7 @@
 //! 7. [Watching one request](#7-watching-one-request)
 //! 8. [Testing a protocol without sockets](#8-testing-a-protocol-without-sockets)
 //! 9. [Threads the event-loop way](#9-threads-the-event-loop-way)
+//! 10. [Where connections come from](#10-where-connections-come-from-unix-sockets-proxies-systemd)
 //!
 //! # 1. The lesson's server, and why it serves one client at a time
 //! In substance, the lesson's server and client look like this:
@@ -820,3 +821,87 @@
 //! | result for a closed connection | the callback runs anyway (check `transport.connected`) | the coroutine resumes anyway | `after_work_cb` runs anyway | dropped and counted |
 //! | a job that panics / raises | the Deferred's errback | the future's exception | (C: the process) | the connection closes (`JobPanic`); the thread lives |
 //! | many cores | processes sharing a port by hand | processes | one loop per thread, by hand | N loops sharing the port (`SO_REUSEPORT`) |
+//!
+//! # 10. Where connections come from: Unix sockets, proxies, systemd
+//! The lesson's server binds a TCP port and believes `accept`: the address
+//! it returns is the client. Deployed, neither holds. A server behind
+//! HAProxy accepts from HAProxy; a server on the same machine as its proxy
+//! may listen on a file instead of a port; and under systemd the socket
+//! exists before the process does. Each is a small change at the edge of
+//! the loop, and none touches a protocol.
+//!
+//! **A file instead of a port.** `Listen::parse("unix:/run/app.sock")`
+//! (`src/api/endpoint.rs`, `src/api/listen.rs`) names a Unix-domain
+//! socket; [`Server::listen_at`](crate::Server::listen_at) binds it
+//! (`src/reactor/listen.rs: bind_unix`). The same `accept` and `epoll`
+//! serve it: only the address family differs, so the connection's
+//! transport gains one variant (`Transport::Unix`, `src/conn/socket.rs`)
+//! and nothing above it changes. Such a client has no address worth the
+//! name (it did not bind its end); the kernel says who it is instead:
+//! [`Peer::Unix`](crate::Peer) carries its pid, uid and gid (`SO_PEERCRED`),
+//! which a peer cannot forge. The file is the part that bites: a server
+//! that died leaves it behind, and `bind` then fails. So `bind_unix`
+//! first connects to it: refused means stale (replace it), answered means
+//! another server is alive (refuse, never steal its socket), and anything
+//! that is not a socket is left alone. The file is removed on a clean stop,
+//! and its mode ([`Listen::unix_mode`](crate::Listen::unix_mode)) is set
+//! before `listen`, so no client can connect before the permissions hold.
+//!
+//! **The client behind the proxy.** A TCP proxy relays bytes, so `accept`
+//! names the proxy. The PROXY protocol (HAProxy's `send-proxy`) fixes that
+//! with a header the proxy sends first: `PROXY TCP4 203.0.113.7 192.0.2.1
+//! 40001 443\r\n`, or its binary v2 form. In twig it is a state of the
+//! machine (chapter 4): a connection accepted on a listener with
+//! [`Listen::proxy_protocol`](crate::Listen::proxy_protocol) starts in
+//! `Life::ProxyHeader`, whose one action, `ReadProxyHeader`
+//! (`src/conn/proxy_read.rs`), **peeks** at the socket (`recv` with
+//! `MSG_PEEK`) and hands the bytes to the parser (`src/proxy_header.rs`,
+//! on the `ppp` crate). Not enough yet: wait for the next edge. A whole
+//! header: read exactly its length, no more, so the first request (or a
+//! TLS ClientHello) that came in the same segment stays in the kernel for
+//! the next state, and the machine keeps the read edge, since no new edge
+//! will announce bytes that are already there. The named client becomes
+//! [`Ctx::peer`](crate::Ctx::peer); the proxy stays in
+//! [`Ctx::proxied`](crate::Ctx::proxied). Not a header, too long, or
+//! unfinished at EOF or at
+//! [`proxy_header_timeout`](crate::Config::proxy_header_timeout): closed,
+//! with [`CloseReason::ProxyHeader`](crate::CloseReason::ProxyHeader),
+//! before the protocol has seen a byte. A proxy's health check that
+//! connects and closes is an ordinary EOF; one that sends a v2 `LOCAL`
+//! header is served as the proxy itself.
+//!
+//! ```no_run
+//! # use twig::{After, Ctx, Frame, Protocol, framing};
+//! use twig::{Listen, Server};
+//!
+//! struct WhoAmI;
+//! impl Protocol for WhoAmI {
+//!     fn frame(&mut self, input: &[u8]) -> Frame { framing::line(input) }
+//!     fn reply(&mut self, _line: &[u8], ctx: &mut Ctx) -> After {
+//!         // Behind HAProxy: the client's address, not HAProxy's.
+//!         let text = format!("you are {}\n", ctx.peer());
+//!         ctx.write(text.as_bytes());
+//!         After::Close
+//!     }
+//! }
+//!
+//! let mut server = Server::new(())?;
+//! // systemd's sockets if it passed any (LISTEN_FDS), else bind the address.
+//! for listen in Listen::from_systemd_or("127.0.0.1:7000")? {
+//!     server.listen_at(listen.proxy_protocol(true), || WhoAmI)?;
+//! }
+//! server.run()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! **A socket older than the process.** Under systemd socket activation
+//! the service manager binds the socket and starts the server with it open
+//! as fd 3 (and says so in `LISTEN_FDS` and `LISTEN_PID`).
+//! [`Listen::from_systemd`](crate::Listen::from_systemd)
+//! (`src/api/activation.rs`) takes those descriptors (through the
+//! `listenfd` crate, which holds the one `unsafe` step of turning a number
+//! into a socket) and `listen_at` registers them like any other. Clients
+//! that connect while the process restarts wait in the socket's backlog
+//! instead of being refused. `docs/deploy.md` puts the three together:
+//! processes behind HAProxy with PROXY v2 health checks, draining one for a
+//! deploy, nginx `stream`, and systemd units.

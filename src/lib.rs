@@ -129,6 +129,17 @@
 //!    is left after [`Config::drain_timeout`]. Then `run` returns the
 //!    [`Stats`] and logs them as one line.
 //!
+//! # Where it listens
+//! [`Server::listen`] binds a TCP address. [`Server::listen_at`] takes a
+//! [`Listen`]: a TCP address or a Unix-domain socket (an [`Endpoint`],
+//! parsed from `host:port` or `unix:/path`), or a socket systemd passed in
+//! ([`Listen::from_systemd`]), with a PROXY protocol header expected first
+//! ([`Listen::proxy_protocol`]: the client it names becomes
+//! [`Ctx::peer`], a [`Peer`]) and, with the `tls` feature, TLS.
+//! [`Core::connect_unix`] opens an outbound Unix-domain connection.
+//! `docs/deploy.md` shows them behind HAProxy, nginx and systemd; guide
+//! chapter 10 explains how each works.
+//!
 //! # More cores: N loops, state per loop
 //! One loop uses one core. [`Builder::workers`]`(n)` with
 //! [`Builder::build_workers`] runs n independent loops in one process

@@ -65,7 +65,7 @@ impl Listen {
     /// connection's [`peer`](crate::Ctx::peer); the proxy stays available
     /// as [`Ctx::proxied`](crate::Ctx::proxied). A connection without a
     /// valid header within [`Config::proxy_header_timeout`](crate::Config::proxy_header_timeout)
-    /// is closed, counted in [`Stats::proxy_header_errors`](crate::Stats::proxy_header_errors),
+    /// is closed, counted in [`Stats::closed`](crate::Stats::closed)`(CloseReason::ProxyHeader)`,
     /// and none of its bytes reach the protocol.
     ///
     /// Only for listeners that nothing but the proxy can reach: the header

@@ -153,7 +153,7 @@ impl<S> Core<S> {
 
     /// Bytes a connection owes its peer and has not written yet (`None` if
     /// it is gone). With [`pause_reading`](Core::pause_reading) and
-    /// [`Protocol::on_drained`], the way to pass backpressure from one
+    /// [`Protocol::on_drained`](crate::Protocol::on_drained), the way to pass backpressure from one
     /// connection to another.
     pub fn owed(&self, id: ConnId) -> Option<usize> {
         self.live(id).map(Connection::owed)
@@ -179,7 +179,7 @@ impl<S> Core<S> {
     /// (a proxy's two sides) that both owe would then wait on each other
     /// forever. A relay bounds its memory itself, with
     /// [`pause_reading`](Core::pause_reading) and
-    /// [`Protocol::on_drained`]. Returns false if the connection is gone.
+    /// [`Protocol::on_drained`](crate::Protocol::on_drained). Returns false if the connection is gone.
     pub fn read_while_owing(&mut self, id: ConnId, on: bool) -> bool {
         let relay = if on {
             Relay::ReadWhileOwing

@@ -19,7 +19,7 @@ impl<S: 'static> Workers<S> {
     /// with a fresh protocol value from a clone of `factory` (one clone per
     /// loop, called on that loop's thread). Returns the bound address: with
     /// port 0, the first socket picks the port and the others bind the
-    /// same one. With one loop this is [`Server::listen`].
+    /// same one. With one loop this is [`Server::listen`](crate::Server::listen).
     ///
     /// `SO_REUSEPORT` lets any process of the same user bind the port too
     /// (and get a share of its clients); only run workers where that user
@@ -46,7 +46,7 @@ impl<S: 'static> Workers<S> {
 
     /// [`listen`](Workers::listen) over TLS (the `tls` feature): every
     /// loop serves the port with the same certificates (see
-    /// [`Server::listen_tls`]).
+    /// [`Server::listen_tls`](crate::Server::listen_tls)).
     ///
     /// # Errors
     /// As [`listen`](Workers::listen).
@@ -68,14 +68,14 @@ impl<S: 'static> Workers<S> {
             .ok_or_else(|| io::Error::other("twig bug: a TCP listen bound no address"))
     }
 
-    /// [`Server::listen_at`] on every loop: a TCP address is bound once
+    /// [`Server::listen_at`](crate::Server::listen_at) on every loop: a TCP address is bound once
     /// per loop (`SO_REUSEPORT`, as for [`listen`](Workers::listen)); a
     /// Unix-domain socket, or a socket systemd passed in, is opened once and
     /// shared by the loops (each accepts from the same queue). Returns
     /// where it is bound.
     ///
     /// # Errors
-    /// As [`Server::listen_at`]; then some loops may be listening already:
+    /// As [`Server::listen_at`](crate::Server::listen_at); then some loops may be listening already:
     /// drop the group.
     pub fn listen_at<P, F>(&mut self, listen: Listen, factory: F) -> io::Result<Endpoint>
     where
