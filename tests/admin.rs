@@ -395,3 +395,48 @@ fn headless_chromium_renders_the_status_page() {
     );
     let _ = std::fs::remove_dir_all(&profile);
 }
+
+#[test]
+fn the_examples_take_admin() {
+    use support::process::{Proc, assert_clean_exit};
+    let mut proc = Proc::spawn_args(
+        "http_server",
+        &["127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        &[],
+    );
+    let app = proc.bound_addr("serving HTTP on ");
+    let admin = proc.bound_addr("admin on ");
+    assert_eq!(get(app, "/", "x").0, 200);
+    let host = format!("127.0.0.1:{}", admin.port());
+    let (code, text) = get(admin, "/metrics", &host);
+    assert_eq!(code, 200, "{text}");
+    assert!(
+        text.contains("twig_requests_total{loop=\"0\"} 1\n"),
+        "{text}"
+    );
+    let (code, json) = get(admin, "/status.json", &host);
+    assert_eq!(code, 200, "{json}");
+    assert_eq!(get(admin, "/status", "evil.example").0, 403);
+    proc.signal("TERM");
+    assert_clean_exit(proc);
+
+    // The other two examples: the same flag, the same pages.
+    for (name, needle) in [
+        ("echo_server", "echoing on "),
+        ("kv_server", "serving keys on "),
+    ] {
+        let mut proc = Proc::spawn_args(name, &["127.0.0.1:0", "--admin", "127.0.0.1:0"], &[]);
+        proc.wait_for(needle);
+        let admin = proc.bound_addr("admin on ");
+        let (code, json) = get(admin, "/status.json", "localhost");
+        assert_eq!(code, 200, "{name}: {json}");
+        assert!(json.contains("\"self\":true"), "{name}: {json}");
+        proc.signal("TERM");
+        assert_clean_exit(proc);
+    }
+    // A non-loopback admin address is refused at start, with a clear error.
+    let refused = Proc::spawn_args("http_server", &["127.0.0.1:0", "--admin", "0.0.0.0:0"], &[]);
+    let (status, lines) = refused.wait_exit(WAIT);
+    assert!(!status.success(), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("loopback")), "{lines:#?}");
+}
