@@ -3,12 +3,14 @@
 //! (the server stops reading), not buffered without bound.
 //!
 //! Run: `cargo run --example echo_server [ADDR] [--workers N]
-//! [--proxy-protocol]` (default `0.0.0.0:7000`, one loop), then `nc
+//! [--proxy-protocol] [--admin 127.0.0.1:PORT]` (default `0.0.0.0:7000`, one loop), then `nc
 //! 127.0.0.1 7000` and type. ADDR may be `unix:/path/to.sock` (then `nc -U
 //! /path/to.sock`). With `--workers N`, N loops on N threads share the
 //! port (`SO_REUSEPORT`). `--proxy-protocol`: each connection must start
 //! with a PROXY v1/v2 header (behind HAProxy's `send-proxy`). Under systemd
 //! socket activation it serves the sockets it is given.
+//! `--admin 127.0.0.1:PORT` opens a loopback-only admin listener: `curl
+//! http://127.0.0.1:PORT/metrics` (Prometheus), `/status` in a browser.
 //! Over TLS: `cargo run --features tls --example echo_server ADDR --tls-cert
 //! CERT --tls-key KEY`, then `openssl s_client -connect ADDR`.
 
@@ -54,12 +56,15 @@ struct Args {
     workers: usize,
     /// `--proxy-protocol`: every connection starts with a PROXY v1/v2 header.
     proxy: bool,
+    /// `--admin 127.0.0.1:PORT`: `/metrics`, `/status`, `/status.json` there.
+    admin: Option<String>,
 }
 
-/// `[ADDR] [--workers N] [--proxy-protocol]`; ADDR defaults to `default`.
+/// `[ADDR] [--workers N] [--proxy-protocol] [--admin ADDR]`; ADDR defaults
+/// to `default`.
 fn args(default: &str) -> std::io::Result<Args> {
     let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
-    let (mut addr, mut workers, mut proxy) = (None, 1, false);
+    let (mut addr, mut workers, mut proxy, mut admin) = (None, 1, false, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--workers" {
@@ -67,6 +72,11 @@ fn args(default: &str) -> std::io::Result<Args> {
             workers = n.ok_or_else(|| bad("--workers needs a number".into()))?;
         } else if arg == "--proxy-protocol" {
             proxy = true;
+        } else if arg == "--admin" {
+            admin = Some(
+                args.next()
+                    .ok_or_else(|| bad("--admin needs an address".into()))?,
+            );
         } else if arg == "--tls-cert" || arg == "--tls-key" {
             args.next(); // read by `tls_files`
         } else if addr.is_none() {
@@ -80,6 +90,7 @@ fn args(default: &str) -> std::io::Result<Args> {
         addr,
         workers,
         proxy,
+        admin,
     })
 }
 
@@ -117,6 +128,9 @@ fn serve(args: &Args) -> std::io::Result<()> {
             Endpoint::Unix(path) => format!("nc -U {}", path.display()),
         };
         info!("echoing on {bound}; try: {try_it}{loops}");
+    }
+    if let Some(admin) = &args.admin {
+        server.listen_admin(admin.as_str())?; // logs "admin on ADDR"
     }
     server.stop_on_signals()?;
     let stats = server.run()?;

@@ -3,7 +3,7 @@
 //! Keep-alive, pipelining, chunked uploads and `Expect: 100-continue` work.
 //!
 //! Run: `cargo run --example http_server [ADDR] [--workers N]
-//! [--proxy-protocol]` (default `0.0.0.0:8080`, one loop), then `curl
+//! [--proxy-protocol] [--admin 127.0.0.1:PORT]` (default `0.0.0.0:8080`, one loop), then `curl
 //! http://127.0.0.1:8080/`, `curl --data-binary hi
 //! http://127.0.0.1:8080/echo`, `curl http://127.0.0.1:8080/whoami` (the
 //! peer address the server sees), or open `http://127.0.0.1:8080/index.html`.
@@ -15,6 +15,8 @@
 //! the sockets it is given instead of binding ADDR. With `--workers N`, N loops share the
 //! port, and each counts its own visitors: state is per loop (see
 //! `counter_workers.rs` for a count across loops).
+//! `--admin 127.0.0.1:PORT` opens a loopback-only admin listener: `curl
+//! http://127.0.0.1:PORT/metrics` (Prometheus), `/status` in a browser.
 //! Over TLS (ALPN `http/1.1`): `cargo run --features tls --example
 //! http_server ADDR --tls-cert CERT --tls-key KEY`, then `curl --cacert CERT
 //! https://localhost:PORT/`.
@@ -84,12 +86,15 @@ struct Args {
     workers: usize,
     /// `--proxy-protocol`: every connection starts with a PROXY v1/v2 header.
     proxy: bool,
+    /// `--admin 127.0.0.1:PORT`: `/metrics`, `/status`, `/status.json` there.
+    admin: Option<String>,
 }
 
-/// `[ADDR] [--workers N] [--proxy-protocol]`; ADDR defaults to `default`.
+/// `[ADDR] [--workers N] [--proxy-protocol] [--admin ADDR]`; ADDR defaults
+/// to `default`.
 fn args(default: &str) -> std::io::Result<Args> {
     let bad = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, what);
-    let (mut addr, mut workers, mut proxy) = (None, 1, false);
+    let (mut addr, mut workers, mut proxy, mut admin) = (None, 1, false, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--workers" {
@@ -97,6 +102,11 @@ fn args(default: &str) -> std::io::Result<Args> {
             workers = n.ok_or_else(|| bad("--workers needs a number".into()))?;
         } else if arg == "--proxy-protocol" {
             proxy = true;
+        } else if arg == "--admin" {
+            admin = Some(
+                args.next()
+                    .ok_or_else(|| bad("--admin needs an address".into()))?,
+            );
         } else if arg == "--tls-cert" || arg == "--tls-key" {
             args.next(); // read by `tls_files`
         } else if addr.is_none() {
@@ -110,6 +120,7 @@ fn args(default: &str) -> std::io::Result<Args> {
         addr,
         workers,
         proxy,
+        admin,
     })
 }
 
@@ -153,6 +164,9 @@ fn serve(args: &Args) -> std::io::Result<()> {
             }
         };
         info!("serving HTTP on {bound}; try: {try_it}");
+    }
+    if let Some(admin) = &args.admin {
+        server.listen_admin(admin.as_str())?; // logs "admin on ADDR"
     }
     server.stop_on_signals()?;
     let stats = server.run()?;

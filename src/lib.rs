@@ -180,6 +180,7 @@
 #![cfg_attr(doctest, doc = include_str!("../README.md"))]
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod api;
 pub mod conn;
 pub mod cookbook;

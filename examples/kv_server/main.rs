@@ -4,7 +4,8 @@
 //! as `ctx.state()` with no lock, because one thread owns it; expiry runs
 //! on twig's timers.
 //!
-//! Run: `cargo run --release --example kv_server [ADDR] [--proxy-protocol]`
+//! Run: `cargo run --release --example kv_server [ADDR] [--proxy-protocol]
+//! [--admin 127.0.0.1:PORT]`
 //! (default `127.0.0.1:6380`), then `redis-cli -p 6380 ping`, `redis-cli -p
 //! 6380 set k v`, or `redis-benchmark -p 6380 -q`. ADDR may be
 //! `unix:/path/to.sock` (then `redis-cli -s /path/to.sock`).
@@ -149,21 +150,23 @@ fn main() {
         .init()
         .expect("the first logger");
     let mut addr = "127.0.0.1:6380".to_string();
-    let mut proxy = false;
-    for arg in std::env::args().skip(1) {
+    let (mut proxy, mut admin) = (false, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--proxy-protocol" => proxy = true,
+            "--admin" => admin = args.next(), // 127.0.0.1:PORT: /metrics, /status
             _ => addr = arg,
         }
     }
-    if let Err(e) = serve(&addr, proxy) {
+    if let Err(e) = serve(&addr, proxy, admin.as_deref()) {
         eprintln!("kv_server: {e}");
         std::process::exit(1);
     }
 }
 
 #[allow(dead_code)]
-fn serve(addr: &str, proxy: bool) -> std::io::Result<()> {
+fn serve(addr: &str, proxy: bool, admin: Option<&str>) -> std::io::Result<()> {
     let mut server = builder().timeouts_from_env().build(Store::new())?;
     // systemd's sockets if it passed any, else ADDR.
     for listen in twig::Listen::from_systemd_or(addr)? {
@@ -175,6 +178,9 @@ fn serve(addr: &str, proxy: bool) -> std::io::Result<()> {
         info!("serving keys on {bound}; try: {try_it}");
     }
     install(&mut server);
+    if let Some(admin) = admin {
+        server.listen_admin(admin)?; // logs "admin on ADDR"
+    }
     server.stop_on_signals()?;
     server.run()?;
     Ok(())

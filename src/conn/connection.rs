@@ -46,6 +46,8 @@ pub(crate) struct Connection {
     /// On the core's list of connections to drive before the next poll
     /// (list membership, so the list holds each connection once).
     pub queued: bool,
+    /// When it was accepted (or its connect started): its age.
+    pub opened: Instant,
     /// When the last byte arrived (or the connection opened): the idle
     /// timeout counts from here.
     pub last_input: Instant,
@@ -84,6 +86,7 @@ impl Connection {
             budget_left: 0,
             lingered: 0,
             queued: false,
+            opened: now,
             last_input: now,
             request_since: None,
             since: now,

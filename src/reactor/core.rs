@@ -110,6 +110,8 @@ pub struct Core<S> {
     /// Where reaping reports each closed connection and why: only under
     /// `twig::testing` (`None` in a server).
     pub(crate) reaped: Option<Vec<(ConnId, CloseReason)>>,
+    /// Turn and callback timing, only once observation is on (`twig::admin`).
+    pub(crate) observer: Option<Box<crate::admin::observer::Observer>>,
 }
 
 /// A one-shot timer's callback.
@@ -173,6 +175,7 @@ impl<S> Core<S> {
             new_protocols: Vec::new(),
             in_turn: false,
             reaped: None,
+            observer: None,
             stop_requested: false,
             stopping: false,
             next_generation: 1,

@@ -17,6 +17,8 @@
 //! - `core.rs` and `commands.rs`: the [`Core`](crate::Core) callbacks see;
 //!   `open.rs`: opening connections (connect, and the slab entry);
 //! - `protocols.rs`: the protocol table;
+//! - `snapshot.rs`: the read-only view observers take of the `Core`
+//!   (`twig::admin`);
 //! - `workers.rs`: [`Workers`](crate::Workers), N loops on one port
 //!   (`workers_listen.rs`: their listeners);
 //!   `remote.rs`: each loop's thread; `group.rs`: the little the loops
@@ -43,6 +45,7 @@ pub(crate) mod protocols;
 pub(crate) mod remote;
 pub(crate) mod server;
 pub(crate) mod sleep;
+pub(crate) mod snapshot;
 pub(crate) mod timeouts;
 #[cfg(feature = "tls")]
 pub(crate) mod tls_accept;

@@ -48,6 +48,10 @@ impl<S: 'static> Server<S> {
         }
         self.stop_if_asked();
         self.reap();
+        // Once per turn, not per request: `None` unless observation is on.
+        if let Some(observer) = self.core.observer.as_deref_mut() {
+            observer.end_turn(reason, &self.core.stats, self.core.now);
+        }
         self.core.in_turn = false;
         Ok(reason)
     }
