@@ -127,7 +127,10 @@ fn serve(args: &Args) -> std::io::Result<()> {
             Endpoint::Tcp(addr) => format!("nc {} {}", addr.ip(), addr.port()),
             Endpoint::Unix(path) => format!("nc -U {}", path.display()),
         };
-        info!("echoing on {bound}; try: {try_it}{loops}");
+        info!(
+            "echoing on {bound}; pid {}; try: {try_it}{loops}",
+            std::process::id()
+        );
     }
     if let Some(admin) = &args.admin {
         server.listen_admin(admin.as_str())?; // logs "admin on ADDR"

@@ -12,7 +12,9 @@
 //! `send-proxy` or `send-proxy-v2`, each connection starts with a PROXY
 //! header, and `/whoami` shows the client's address. Under systemd socket
 //! activation (or `systemd-socket-activate -l 8080 http_server`) it serves
-//! the sockets it is given instead of binding ADDR. With `--workers N`, N loops share the
+//! the sockets it is given instead of binding ADDR. `kill -USR2 PID`
+//! restarts it without dropping a client (the new copy gets the sockets;
+//! `docs/operate-restart.md`); its first line names its pid. With `--workers N`, N loops share the
 //! port, and each counts its own visitors: state is per loop (see
 //! `counter_workers.rs` for a count across loops).
 //! `--admin 127.0.0.1:PORT` opens a loopback-only admin listener: `curl
@@ -163,7 +165,10 @@ fn serve(args: &Args) -> std::io::Result<()> {
                 format!("curl --unix-socket {} http://localhost/", path.display())
             }
         };
-        info!("serving HTTP on {bound}; try: {try_it}");
+        info!(
+            "serving HTTP on {bound}; pid {}; try: {try_it}",
+            std::process::id()
+        );
     }
     if let Some(admin) = &args.admin {
         server.listen_admin(admin.as_str())?; // logs "admin on ADDR"

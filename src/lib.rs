@@ -128,6 +128,11 @@
 //!    replies in flight, closes idle connections, and force-closes whatever
 //!    is left after [`Config::drain_timeout`]. Then `run` returns the
 //!    [`Stats`] and logs them as one line.
+//! 4. To restart without dropping a client, [`Handle::upgrade`] (or
+//!    SIGUSR2 after `stop_on_signals`) starts a new copy of the program and
+//!    hands it the listening sockets as systemd would ([`Listen::from_systemd`]
+//!    takes them there); once the new copy's `run` says it is ready, this
+//!    one stops as in step 3. See `docs/operate-restart.md`.
 //!
 //! # Where it listens
 //! [`Server::listen`] binds a TCP address. [`Server::listen_at`] takes a

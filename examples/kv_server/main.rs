@@ -175,7 +175,10 @@ fn serve(addr: &str, proxy: bool, admin: Option<&str>) -> std::io::Result<()> {
             twig::Endpoint::Tcp(a) => format!("redis-cli -h {} -p {} ping", a.ip(), a.port()),
             twig::Endpoint::Unix(path) => format!("redis-cli -s {} ping", path.display()),
         };
-        info!("serving keys on {bound}; try: {try_it}");
+        info!(
+            "serving keys on {bound}; pid {}; try: {try_it}",
+            std::process::id()
+        );
     }
     install(&mut server);
     if let Some(admin) = admin {

@@ -38,6 +38,33 @@ impl<S> Handle<S> {
         self.wake();
     }
 
+    /// Restarts the server without dropping a client (like nginx's binary
+    /// upgrade on SIGUSR2, which [`Server::stop_on_signals`](crate::Server::stop_on_signals)
+    /// maps to this): starts a new copy of this program (the same binary
+    /// and arguments) and hands it every listening socket, as systemd
+    /// would (`LISTEN_FDS`, `LISTEN_FDNAMES`; the new copy takes them with
+    /// [`Listen::from_systemd`](crate::Listen::from_systemd)). Once the new
+    /// copy's `run` says it is ready, this server stops gracefully (its
+    /// listeners close, its connections drain) and its `run` returns.
+    ///
+    /// If the new copy cannot start, exits, or is not ready within 10 s,
+    /// this server keeps serving and logs why (one `warn` line). A request
+    /// while one is under way is refused (logged); so is one after a stop.
+    /// Safe to call from any thread; the wait runs on a helper thread, never
+    /// on the loop. See `docs/operate-restart.md`.
+    pub fn upgrade(&self) {
+        self.shared.handoff.request(None);
+        self.wake();
+    }
+
+    /// [`upgrade`](Handle::upgrade) into the program at `exe` (with this
+    /// process's arguments) instead of the running binary: a new build
+    /// installed elsewhere, or, in a test, a program that fails.
+    pub fn upgrade_with(&self, exe: impl Into<std::path::PathBuf>) {
+        self.shared.handoff.request(Some(exe.into()));
+        self.wake();
+    }
+
     /// Runs `job` on the loop thread, with the whole [`Core`], at the end of
     /// the loop's next turn. Jobs run in the order posted. Jobs posted after
     /// the server stopped never run.

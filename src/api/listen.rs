@@ -30,6 +30,9 @@ pub struct Listen {
     pub(crate) at: At,
     pub(crate) proxy_protocol: bool,
     pub(crate) unix_mode: Option<u32>,
+    /// Its name: given by [`named`](Listen::named), or by systemd
+    /// (`LISTEN_FDNAMES`) for an inherited socket.
+    pub(crate) name: Option<String>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TlsConfig>,
 }
@@ -54,6 +57,7 @@ impl Listen {
             at,
             proxy_protocol: false,
             unix_mode: None,
+            name: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -83,6 +87,23 @@ impl Listen {
         self
     }
 
+    /// Names it, so that a restart ([`Handle::upgrade`](crate::Handle::upgrade))
+    /// hands it over under that name (`LISTEN_FDNAMES`, as systemd's
+    /// `FileDescriptorName=`), and the new copy can tell it from the others
+    /// with [`from_systemd_named`](Listen::from_systemd_named): an admin
+    /// port, say. A `:` in it becomes `_` (the separator). Unnamed
+    /// listeners are handed over as `unknown`, systemd's name for those.
+    pub fn named(mut self, name: &str) -> Listen {
+        self.name = Some(name.replace(':', "_"));
+        self
+    }
+
+    /// Its name ([`named`](Listen::named), or systemd's for an inherited
+    /// socket), if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// Serve TLS on it: each client's handshake runs before `on_open` (the
     /// `tls` feature; TCP listeners only).
     #[cfg(feature = "tls")]
@@ -104,6 +125,7 @@ impl fmt::Debug for Listen {
             .field("at", &at)
             .field("proxy_protocol", &self.proxy_protocol)
             .field("unix_mode", &self.unix_mode)
+            .field("name", &self.name)
             .finish()
     }
 }

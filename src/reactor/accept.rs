@@ -25,6 +25,9 @@ pub(crate) struct Listener<S> {
     pub socket: ListenSocket,
     /// Where it is bound (for logs and `Server::endpoints`).
     pub addr: Endpoint,
+    /// Its name ([`Listen::named`](crate::Listen::named)), handed to the new
+    /// copy of a restart in `LISTEN_FDNAMES`.
+    pub name: Option<String>,
     /// Makes the protocol value for each connection accepted here.
     pub factory: Factory<S>,
     /// Edge-triggered: the backlog may hold clients until `accept` says

@@ -27,6 +27,7 @@ use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Action, Event};
 use crate::offload::pool::Pool;
+use crate::reactor::handoff::Handoff;
 use crate::time::deadlines::Deadlines;
 use crate::time::timers::{TimerId, Timers};
 
@@ -333,6 +334,8 @@ pub(crate) struct Shared<S> {
     pub(crate) queue: Mutex<Vec<Job<S>>>,
     /// Set by [`Handle::stop`](crate::Handle::stop).
     pub(crate) stop: AtomicBool,
+    /// A restart by listener handoff ([`Handle::upgrade`](crate::Handle::upgrade)).
+    pub(crate) handoff: Handoff,
 }
 
 impl<S> Shared<S> {

@@ -59,6 +59,11 @@ pub(crate) struct Member<S> {
 }
 
 impl<S> Member<S> {
+    /// This loop's index in the group.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+
     /// Loop `index` of `group`.
     pub(crate) fn new(group: Arc<Group<S>>, index: usize) -> Member<S> {
         Member {

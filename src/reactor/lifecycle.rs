@@ -2,6 +2,7 @@
 //! threads, signals, the graceful stop, and reaping closed connections.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use log::{debug, error, info, trace, warn};
 
@@ -9,9 +10,22 @@ use crate::api::ctx::Ctx;
 use crate::conn::close::CloseReason;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Command, Event, Life};
-use crate::reactor::core::Callback;
+use crate::reactor::core::{Callback, Core};
 use crate::reactor::hooks::{Who, guarded};
 use crate::reactor::server::Server;
+
+/// How long the old copy of a restart goes on serving its connections as
+/// usual before it drains them (at most `Config::drain_timeout`).
+const HANDOFF_GRACE: Duration = Duration::from_secs(1);
+
+/// Tells every connection the server stops: each answers what has arrived,
+/// then closes.
+fn stop_connections<S>(core: &mut Core<S>) {
+    let ids: Vec<ConnId> = core.connections().collect();
+    for id in ids {
+        core.command(id, Event::Command(Command::Stop));
+    }
+}
 
 impl<S: 'static> Server<S> {
     /// Runs the timers due now, in (deadline, scheduling order). Timers
@@ -58,6 +72,7 @@ impl<S: 'static> Server<S> {
         if self.shared.stop.load(Ordering::Acquire) {
             self.core.stop_requested = true;
         }
+        self.start_upgrade(); // if a handle asked for one
     }
 
     /// Begins shutdown when asked; force-closes what is left at the drain
@@ -71,15 +86,25 @@ impl<S: 'static> Server<S> {
             }
             self.drain_deadline = Some(core.now + core.config.drain_timeout);
             self.listener_ready = false;
+            let handed_over = self.shared.handoff.is_handed_over();
             for mut listener in self.listeners.drain(..) {
+                if handed_over {
+                    listener.socket.disown(); // the new copy serves its file now
+                }
                 let deregistered = self.poll.registry().deregister(&mut listener.socket);
                 trace!("{} epoll_ctl(DEL) -> {deregistered:?}", listener.addr);
                 debug!("stopped listening on {} (close)", listener.addr);
             }
             info!("stopping: draining {} connections", core.conns.len());
-            let ids: Vec<ConnId> = core.connections().collect();
-            for id in ids {
-                core.command(id, Event::Command(Command::Stop));
+            if handed_over {
+                // A client may have sent a request that has not arrived yet
+                // (a connection accepted a moment ago, a keep-alive one):
+                // closing its connection now would drop it. The new copy
+                // takes every new client, so serve these a little longer.
+                let grace = HANDOFF_GRACE.min(core.config.drain_timeout);
+                core.call_later(grace, stop_connections);
+            } else {
+                stop_connections(core);
             }
         }
         if core.stopping && self.drain_deadline.is_some_and(|t| t <= core.now) {
@@ -94,12 +119,20 @@ impl<S: 'static> Server<S> {
     }
 
     /// Turns pending SIGINT/SIGTERM into a graceful stop (or, the second
-    /// time, an immediate one).
+    /// time, an immediate one), and SIGUSR2 into a restart.
     pub(super) fn on_signals(&mut self) {
         #[cfg(feature = "signals")]
         if let Some(signals) = &mut self.signals {
             let core = &mut self.core;
             for signal in signals.pending() {
+                if signal == signal_hook::consts::SIGUSR2 {
+                    // Every loop of a group sees the signal: loop 0 restarts.
+                    if self.group.as_ref().is_none_or(|m| m.index() == 0) {
+                        info!("SIGUSR2: restarting (listener handoff)");
+                        self.shared.handoff.request(None);
+                    }
+                    continue;
+                }
                 let name = if signal == signal_hook::consts::SIGINT {
                     "SIGINT"
                 } else {
@@ -114,6 +147,7 @@ impl<S: 'static> Server<S> {
                 }
             }
         }
+        self.start_upgrade();
     }
 
     /// Removes the connections closed this turn from the slab: the one place

@@ -104,6 +104,26 @@ impl ListenSocket {
     }
 }
 
+impl ListenSocket {
+    /// A duplicate of its descriptor (close-on-exec), to hand to a new copy
+    /// of the program on a restart (`upgrade.rs`).
+    pub(crate) fn dup(&self) -> io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        match self {
+            ListenSocket::Tcp(socket) => socket.as_fd().try_clone_to_owned(),
+            ListenSocket::Unix(file) => file.socket.as_fd().try_clone_to_owned(),
+        }
+    }
+
+    /// Forgets that its Unix-domain socket's file is this process's to
+    /// remove: the new copy of a restart serves it now.
+    pub(crate) fn disown(&mut self) {
+        if let ListenSocket::Unix(file) = self {
+            file.own = None;
+        }
+    }
+}
+
 impl mio::event::Source for ListenSocket {
     fn register(
         &mut self,

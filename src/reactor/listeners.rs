@@ -75,6 +75,9 @@ impl<S: 'static> Server<S> {
         }
         self.add_listener(socket, bound.clone(), listen.proxy_protocol, factory)
             .map_err(context)?;
+        if let Some(last) = self.listeners.last_mut() {
+            last.name = listen.name;
+        }
         #[cfg(feature = "tls")]
         if let Some(tls) = listen.tls {
             self.serve_tls_on_last(&bound, tls);
@@ -113,6 +116,7 @@ impl<S: 'static> Server<S> {
         self.listeners.push(Listener {
             socket,
             addr: bound,
+            name: None, // set by listen_at
             factory: Box::new(move || Box::new(factory()) as Box<dyn Protocol<S>>),
             readable: false,
             proxy_protocol,

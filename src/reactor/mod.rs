@@ -23,6 +23,9 @@
 //!   (`workers_listen.rs`: their listeners);
 //!   `remote.rs`: each loop's thread; `group.rs`: the little the loops
 //!   share (the connection count, each other's handles).
+//! - `upgrade.rs`: restarting without dropping clients (listener handoff
+//!   to a new copy of the program; `handoff.rs`: what a handle shares
+//!   with the loop about it);
 //! - `tls_listen.rs`, `tls_accept.rs`: TLS listeners (`Server::listen_tls`)
 //!   and the accept of a client on one (the `tls` feature).
 //!
@@ -36,6 +39,7 @@ pub(crate) mod commands;
 pub(crate) mod core;
 pub(crate) mod drive;
 pub(crate) mod group;
+pub(crate) mod handoff;
 pub(crate) mod hooks;
 pub(crate) mod lifecycle;
 pub(crate) mod listen;
@@ -52,5 +56,6 @@ pub(crate) mod tls_accept;
 #[cfg(feature = "tls")]
 pub(crate) mod tls_listen;
 pub(crate) mod turn;
+pub(crate) mod upgrade;
 pub(crate) mod workers;
 pub(crate) mod workers_listen;

@@ -124,6 +124,7 @@ impl<S: 'static> Server<S> {
             waker,
             queue: Mutex::new(Vec::new()),
             stop: Default::default(),
+            handoff: Default::default(),
         });
         Ok(Server {
             poll,
@@ -172,14 +173,15 @@ impl<S: 'static> Server<S> {
     }
 
     /// Stops gracefully on the first SIGINT or SIGTERM, and closes every
-    /// connection at once on the second.
+    /// connection at once on the second. SIGUSR2 restarts without dropping
+    /// clients: [`Handle::upgrade`].
     ///
     /// # Errors
     /// Fails if the signal handlers cannot be installed.
     #[cfg(feature = "signals")]
     pub fn stop_on_signals(&mut self) -> io::Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM])?;
+        use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR2};
+        let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGUSR2])?;
         self.poll
             .registry()
             .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
@@ -196,9 +198,14 @@ impl<S: 'static> Server<S> {
     /// flushed, idle connections close, and whatever is left when
     /// [`Config::drain_timeout`] passes is closed.
     ///
+    /// When this process is the new copy of a restart
+    /// ([`Handle::upgrade`]), `run` tells the old copy it is ready before
+    /// its first turn: listen on everything first.
+    ///
     /// # Errors
     /// Only if `poll` itself fails; nothing a peer does ends `run`.
     pub fn run(&mut self) -> io::Result<Stats> {
+        crate::reactor::handoff::announce_ready(); // to the old copy, if this is a restart
         while !self.is_finished() {
             self.turn_quietly(None)?; // what turn() does, without its report
         }

@@ -187,8 +187,10 @@ impl<S: 'static> Workers<S> {
     }
 
     /// A handle to the group: its [`stop`](Handle::stop) stops every loop
-    /// (it is loop 0's handle, and one loop stopping stops all); what it
-    /// posts runs on loop 0. Use [`handles`](Workers::handles) to reach a
+    /// (it is loop 0's handle, and one loop stopping stops all); its
+    /// [`upgrade`](Handle::upgrade) restarts the process, handing over loop
+    /// 0's listeners (the new copy shares each among its own loops); what
+    /// it posts runs on loop 0. Use [`handles`](Workers::handles) to reach a
     /// given loop.
     pub fn handle(&self) -> Handle<S> {
         match &self.loops {

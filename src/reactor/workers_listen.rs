@@ -92,6 +92,7 @@ impl<S: 'static> Workers<S> {
             at,
             proxy_protocol,
             unix_mode,
+            name,
             #[cfg(feature = "tls")]
             tls,
         } = listen;
@@ -119,7 +120,8 @@ impl<S: 'static> Workers<S> {
                 ListenSocket::Unix(f) => f.endpoint(),
             };
             endpoint.get_or_insert_with(|| bound.clone());
-            let listen = Listen::on(At::Opened(socket, bound)).proxy_protocol(proxy_protocol);
+            let mut listen = Listen::on(At::Opened(socket, bound)).proxy_protocol(proxy_protocol);
+            listen.name.clone_from(&name);
             #[cfg(feature = "tls")]
             let listen = match &tls {
                 Some(tls) => listen.tls(tls.clone()),

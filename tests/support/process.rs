@@ -135,6 +135,11 @@ impl Proc {
             .unwrap_or_else(|e| panic!("bad address {addr:?} in {line:?}: {e}"))
     }
 
+    /// The child's exit status, if it has exited (without waiting).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("waitpid")
+    }
+
     /// The child's PID.
     pub fn pid(&self) -> u32 {
         self.child.id()
