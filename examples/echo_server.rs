@@ -121,6 +121,11 @@ fn serve(args: &Args) -> std::io::Result<()> {
     } else {
         String::new()
     };
+    // The admin listener first: after a restart it takes its inherited
+    // socket by name, before the app's loop below takes the rest.
+    if let Some(admin) = &args.admin {
+        server.listen_admin(admin.as_str())?; // logs "admin on ADDR"
+    }
     for listen in listens(args)? {
         let bound = server.listen_at(listen, || Echo)?;
         let try_it = match &bound {
@@ -131,9 +136,6 @@ fn serve(args: &Args) -> std::io::Result<()> {
             "echoing on {bound}; pid {}; try: {try_it}{loops}",
             std::process::id()
         );
-    }
-    if let Some(admin) = &args.admin {
-        server.listen_admin(admin.as_str())?; // logs "admin on ADDR"
     }
     server.stop_on_signals()?;
     let stats = server.run()?;

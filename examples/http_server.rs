@@ -14,7 +14,7 @@
 //! activation (or `systemd-socket-activate -l 8080 http_server`) it serves
 //! the sockets it is given instead of binding ADDR. `kill -USR2 PID`
 //! restarts it without dropping a client (the new copy gets the sockets;
-//! `docs/operate-restart.md`); its first line names its pid. With `--workers N`, N loops share the
+//! `docs/operate.md`); its first line names its pid. With `--workers N`, N loops share the
 //! port, and each counts its own visitors: state is per loop (see
 //! `counter_workers.rs` for a count across loops).
 //! `--admin 127.0.0.1:PORT` opens a loopback-only admin listener: `curl
@@ -157,6 +157,11 @@ fn serve(args: &Args) -> std::io::Result<()> {
     } else {
         "http"
     };
+    // The admin listener first: after a restart it takes its inherited
+    // socket by name, before the app's loop below takes the rest.
+    if let Some(admin) = &args.admin {
+        server.listen_admin(admin.as_str())?; // logs "admin on ADDR"
+    }
     for listen in listens(args)? {
         let bound = server.listen_at(listen, factory.clone())?;
         let try_it = match &bound {
@@ -169,9 +174,6 @@ fn serve(args: &Args) -> std::io::Result<()> {
             "serving HTTP on {bound}; pid {}; try: {try_it}",
             std::process::id()
         );
-    }
-    if let Some(admin) = &args.admin {
-        server.listen_admin(admin.as_str())?; // logs "admin on ADDR"
     }
     server.stop_on_signals()?;
     let stats = server.run()?;

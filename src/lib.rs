@@ -132,7 +132,7 @@
 //!    SIGUSR2 after `stop_on_signals`) starts a new copy of the program and
 //!    hands it the listening sockets as systemd would ([`Listen::from_systemd`]
 //!    takes them there); once the new copy's `run` says it is ready, this
-//!    one stops as in step 3. See `docs/operate-restart.md`.
+//!    one stops as in step 3. See `docs/operate.md`.
 //!
 //! # Where it listens
 //! [`Server::listen`] binds a TCP address. [`Server::listen_at`] takes a

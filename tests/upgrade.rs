@@ -268,3 +268,51 @@ fn a_failed_restart_leaves_the_old_server_serving() {
 fn router() -> twig::http::Router<()> {
     twig::http::Router::new().get("/", |_, res, _| res.text(BODY))
 }
+
+/// With `--admin`, both listeners are handed over, each under its name: the
+/// new copy serves the app on the app's socket and the admin on the admin
+/// socket (same ports), instead of serving the app on both.
+#[test]
+fn a_restart_hands_over_the_admin_listener_under_its_name() {
+    let mut proc = Proc::spawn_args(
+        "http_server",
+        &["127.0.0.1:0", "--admin", "127.0.0.1:0"],
+        &[],
+    );
+    let admin = proc.bound_addr("admin on ");
+    let addr = proc.bound_addr("serving HTTP on ");
+    let old = Watched::new(proc.pid() as i32);
+    signal(proc.pid() as i32, "USR2");
+    let line = proc.wait_for("serving HTTP on ");
+    let new = pid_in(&line);
+    assert_ne!(new as u32, proc.pid());
+    assert!(line.contains(&addr.to_string()), "{line}");
+    assert!(old.exits_within(WAIT), "the old copy did not exit");
+    let get = |at: SocketAddr, path: &str| {
+        let mut s = TcpStream::connect(at).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        s.write_all(request.as_bytes()).unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        reply
+    };
+    let metrics = get(admin, "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200 OK\r\n"), "{metrics:?}");
+    assert!(metrics.contains("twig_requests_total"), "{metrics:?}");
+    assert!(get(addr, "/").ends_with(BODY));
+    // The new copy opened its admin (from the inherited socket) before its
+    // app listener, so its line was read already: it names the new pid.
+    let pid = format!("; pid {new};");
+    assert!(
+        proc.seen
+            .iter()
+            .any(|l| l.contains("admin on ") && l.contains(&pid)),
+        "{:#?}",
+        proc.seen
+    );
+    let last = Watched::new(new);
+    signal(new, "TERM");
+    assert!(last.exits_within(WAIT));
+}

@@ -169,6 +169,11 @@ fn main() {
 fn serve(addr: &str, proxy: bool, admin: Option<&str>) -> std::io::Result<()> {
     let mut server = builder().timeouts_from_env().build(Store::new())?;
     // systemd's sockets if it passed any, else ADDR.
+    // The admin listener first: after a restart it takes its inherited
+    // socket by name, before the app's loop below takes the rest.
+    if let Some(admin) = admin {
+        server.listen_admin(admin)?; // logs "admin on ADDR"
+    }
     for listen in twig::Listen::from_systemd_or(addr)? {
         let bound = server.listen_at(listen.proxy_protocol(proxy), || Kv)?;
         let try_it = match &bound {
@@ -181,9 +186,6 @@ fn serve(addr: &str, proxy: bool, admin: Option<&str>) -> std::io::Result<()> {
         );
     }
     install(&mut server);
-    if let Some(admin) = admin {
-        server.listen_admin(admin)?; // logs "admin on ADDR"
-    }
     server.stop_on_signals()?;
     server.run()?;
     Ok(())

@@ -16,7 +16,13 @@ use crate::admin::{metrics, status};
 use crate::conn::peer::Peer;
 use crate::http::{Http, Request, Response, Router};
 use crate::reactor::server::resolve;
-use crate::{Ctx, Server, Workers};
+use crate::{Ctx, Endpoint, Listen, Server, Workers};
+
+/// The admin listener's name ([`Listen::named`]): a restart hands it over
+/// under it, and the new copy takes it back by it. Open the admin listener
+/// before the application's (`Listen::from_systemd_or` takes every socket
+/// not taken yet).
+pub const ADMIN_LISTENER: &str = "admin";
 
 /// How often each loop of a group posts its figures to the admin loop.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(100);
@@ -75,8 +81,21 @@ impl<S: 'static> Server<S> {
     ) -> io::Result<SocketAddr> {
         self.observe();
         let router = router::<S>(board);
-        let bound = self.listen(addr, move || Http::new(router.clone()))?;
-        info!("admin on {bound}; try: curl http://{bound}/metrics (and /status, /status.json)");
+        // After a restart (or under systemd) the admin socket is inherited
+        // under its name; binding `addr` again would find it in use.
+        let inherited = Listen::from_systemd_named(ADMIN_LISTENER)?
+            .into_iter()
+            .next();
+        let listen = inherited.unwrap_or_else(|| Listen::new(addr).named(ADMIN_LISTENER));
+        let bound = self.listen_at(listen, move || Http::new(router.clone()))?;
+        let bound = bound
+            .socket_addr()
+            .filter(|a| a.ip().is_loopback())
+            .ok_or_else(|| not_loopback(&bound))?;
+        info!(
+            "admin on {bound}; pid {}; try: curl http://{bound}/metrics (and /status, /status.json)",
+            std::process::id()
+        );
         Ok(bound)
     }
 }
@@ -131,6 +150,14 @@ fn loopback(addr: SocketAddr) -> io::Result<SocketAddr> {
              (127.0.0.1:PORT or [::1]:PORT), since its status page shows every client"
         ),
     ))
+}
+
+/// An inherited admin socket that is not on loopback (a unit's mistake).
+fn not_loopback(bound: &Endpoint) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("the inherited admin socket {bound} is not on loopback: refusing to serve it"),
+    )
 }
 
 /// The admin routes, each behind [`refused`].

@@ -51,7 +51,7 @@ impl<S> Handle<S> {
     /// this server keeps serving and logs why (one `warn` line). A request
     /// while one is under way is refused (logged); so is one after a stop.
     /// Safe to call from any thread; the wait runs on a helper thread, never
-    /// on the loop. See `docs/operate-restart.md`.
+    /// on the loop. See `docs/operate.md`.
     pub fn upgrade(&self) {
         self.shared.handoff.request(None);
         self.wake();
