@@ -230,7 +230,9 @@ fn status_json_lists_three_clients_and_the_asker() {
     assert!(json.contains("\"turns\":[{\"woke_by\":"), "{json}");
     if have("python3", "--version") {
         let check = "import json,sys; d=json.load(sys.stdin); \
-                     assert len(d['connections'])==4, d; assert d['counters']['requests']==3, d";
+                     assert len(d['connections'])==4, d; assert d['counters']['requests']==3, d; \
+                     others=[c for c in d['connections'] if not c['self']]; \
+                     assert all(c['bytes_in']==27 and c['bytes_out']>0 for c in others), others";
         let mut child = Command::new("python3")
             .args(["-c", check])
             .stdin(Stdio::piped())
@@ -410,8 +412,9 @@ fn the_examples_take_admin() {
         &["127.0.0.1:0", "--admin", "127.0.0.1:0"],
         &[],
     );
-    let app = proc.bound_addr("serving HTTP on ");
+    // The admin line comes first (it takes its socket before the app's).
     let admin = proc.bound_addr("admin on ");
+    let app = proc.bound_addr("serving HTTP on ");
     assert_eq!(get(app, "/", "x").0, 200);
     let host = format!("127.0.0.1:{}", admin.port());
     let (code, text) = get(admin, "/metrics", &host);
@@ -432,8 +435,8 @@ fn the_examples_take_admin() {
         ("kv_server", "serving keys on "),
     ] {
         let mut proc = Proc::spawn_args(name, &["127.0.0.1:0", "--admin", "127.0.0.1:0"], &[]);
-        proc.wait_for(needle);
         let admin = proc.bound_addr("admin on ");
+        proc.wait_for(needle);
         let (code, json) = get(admin, "/status.json", "localhost");
         assert_eq!(code, 200, "{name}: {json}");
         assert!(json.contains("\"self\":true"), "{name}: {json}");

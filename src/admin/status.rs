@@ -105,8 +105,8 @@ fn conn_json(out: &mut String, c: &ConnSnapshot, me: bool) {
     let _ = write!(
         out,
         "{{\"id\":{},\"peer\":{},\"life\":{},\"state\":{},\"self\":{me},\"age_ms\":{},\
-         \"idle_ms\":{},\"buffered_in\":{},\"owed_out\":{},\"recent_in\":{},\
-         \"recent_out\":{},\"events\":[",
+         \"idle_ms\":{},\"buffered_in\":{},\"owed_out\":{},\"bytes_in\":{},\
+         \"bytes_out\":{},\"events\":[",
         j(&c.id.to_string()),
         j(&c.peer.to_string()),
         j(life_name(c.state.life)),
@@ -115,8 +115,8 @@ fn conn_json(out: &mut String, c: &ConnSnapshot, me: bool) {
         ms(c.idle),
         c.buffered_in,
         c.owed_out,
-        c.recent_in,
-        c.recent_out,
+        c.bytes_in,
+        c.bytes_out,
     );
     for (n, e) in c.recent_events.iter().enumerate() {
         let sep = if n > 0 { "," } else { "" };
@@ -148,7 +148,7 @@ pub fn html<S>(core: &Core<S>, me: ConnId) -> String {
     out.push_str(
         "<h2>Connections</h2>\n<table id=\"connections\"><tr><th>id</th><th>peer</th>\
          <th>state</th><th>age</th><th>idle</th><th>buffered in / owed out</th>\
-         <th>recent in / out</th><th>last events</th></tr>\n",
+         <th>bytes in / out</th><th>last events</th></tr>\n",
     );
     for c in &conns {
         let class = if c.id == me { " class=\"me\"" } else { "" };
@@ -163,8 +163,8 @@ pub fn html<S>(core: &Core<S>, me: ConnId) -> String {
             ms(c.idle),
             c.buffered_in,
             c.owed_out,
-            c.recent_in,
-            c.recent_out,
+            c.bytes_in,
+            c.bytes_out,
             h(&c.recent_events.join("; ")),
         );
     }

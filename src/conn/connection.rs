@@ -41,6 +41,10 @@ pub(crate) struct Connection {
     pub budget_turn: u64,
     /// I/O budget left for this turn (see `Config::io_budget`).
     pub budget_left: usize,
+    /// Bytes read from and written to it over its life (for the status
+    /// page; one addition beside the loop's own counters).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
     /// Bytes discarded while lingering (bounded).
     pub lingered: usize,
     /// On the core's list of connections to drive before the next poll
@@ -85,6 +89,8 @@ impl Connection {
             budget_turn: u64::MAX,
             budget_left: 0,
             lingered: 0,
+            bytes_in: 0,
+            bytes_out: 0,
             queued: false,
             opened: now,
             last_input: now,
@@ -128,6 +134,7 @@ impl Connection {
             &self.output[self.written..end],
         );
         self.written += n;
+        self.bytes_out += n as u64;
         if self.written == self.output.len() {
             // Release, don't just clear: an idle connection holds no buffer.
             self.output = Vec::new();

@@ -114,6 +114,7 @@ impl<S> Core<S> {
             // readers must not count against max_output before any write.
             let (n, outcome) = socket::write(&mut conn.socket, id, &mut conn.recorder, bytes);
             self.stats.bytes_out += n as u64;
+            conn.bytes_out += n as u64;
             match outcome {
                 WriteOutcome::Done => return Ok(()),
                 WriteOutcome::Blocked => rest = &bytes[n..],

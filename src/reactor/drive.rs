@@ -90,6 +90,7 @@ pub(crate) fn drive<S>(
                 match socket::read(&mut conn.socket, id, &mut conn.recorder, scratch) {
                     ReadOutcome::Data(n) => {
                         core.stats.bytes_in += n as u64;
+                        conn.bytes_in += n as u64;
                         budget = budget.saturating_sub(n);
                         conn.last_input = core.now;
                         conn.lingered += n;
@@ -234,6 +235,7 @@ fn read_and_answer<S>(
     match socket::read(&mut conn.socket, conn.id, &mut conn.recorder, scratch) {
         ReadOutcome::Data(n) => {
             core.stats.bytes_in += n as u64;
+            conn.bytes_in += n as u64;
             *budget = budget.saturating_sub(n);
             conn.last_input = core.now;
             let (ending, wrote, out) = answer(core, protocols, scratch, key, Some(n));
@@ -283,6 +285,7 @@ fn request_cycle<S>(
             ReadOutcome::Failed(reason) => return Some(Event::Abort(reason)),
         };
         core.stats.bytes_in += n as u64;
+        conn.bytes_in += n as u64;
         *budget = budget.saturating_sub(n);
         conn.last_input = core.now;
         let short = n < scratch.len();

@@ -103,6 +103,7 @@ pub(crate) fn write_reply(
             (n, WriteOutcome::Failed(reason)) => (Wrote::Failed(reason), n),
         }
     };
+    conn.bytes_out += result.1 as u64;
     reply.clear();
     result
 }

@@ -9,7 +9,6 @@ use crate::admin::observer::Observer;
 use crate::conn::id::ConnId;
 use crate::conn::machine::State;
 use crate::conn::peer::Peer;
-use crate::conn::recorder::Mark;
 use crate::reactor::core::Core;
 
 /// One open connection as the loop sees it now, for a status page.
@@ -30,12 +29,10 @@ pub struct ConnSnapshot {
     pub buffered_in: usize,
     /// Bytes owed to it that the socket has not taken yet.
     pub owed_out: usize,
-    /// Bytes read and written in the events its flight recorder still
-    /// holds (the last 16 marks): recent traffic, not a lifetime total,
-    /// which would cost an addition per read and write on every connection.
-    pub recent_in: u64,
-    /// See [`recent_in`](ConnSnapshot::recent_in).
-    pub recent_out: u64,
+    /// Bytes read from it over its life.
+    pub bytes_in: u64,
+    /// Bytes written to it over its life (reply bytes the socket took).
+    pub bytes_out: u64,
     /// Its flight recorder's marks, oldest first, as text.
     pub recent_events: Vec<String>,
 }
@@ -49,27 +46,17 @@ impl<S> Core<S> {
         self.conns
             .iter()
             .filter(|(_, conn)| conn.state.is_live())
-            .map(|(_, conn)| {
-                let (mut recent_in, mut recent_out) = (0, 0);
-                for mark in conn.recorder.marks() {
-                    match mark {
-                        Mark::Read(n) => recent_in += u64::from(n),
-                        Mark::Wrote(n) => recent_out += u64::from(n),
-                        _ => {}
-                    }
-                }
-                ConnSnapshot {
-                    id: conn.id,
-                    peer: conn.peer,
-                    state: conn.state,
-                    age: now.saturating_duration_since(conn.opened),
-                    idle: now.saturating_duration_since(conn.last_input),
-                    buffered_in: conn.input.len(),
-                    owed_out: conn.owed(),
-                    recent_in,
-                    recent_out,
-                    recent_events: conn.recorder.marks().map(|m| m.to_string()).collect(),
-                }
+            .map(|(_, conn)| ConnSnapshot {
+                id: conn.id,
+                peer: conn.peer,
+                state: conn.state,
+                age: now.saturating_duration_since(conn.opened),
+                idle: now.saturating_duration_since(conn.last_input),
+                buffered_in: conn.input.len(),
+                owed_out: conn.owed(),
+                bytes_in: conn.bytes_in,
+                bytes_out: conn.bytes_out,
+                recent_events: conn.recorder.marks().map(|m| m.to_string()).collect(),
             })
             .collect()
     }
