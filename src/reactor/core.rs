@@ -110,6 +110,9 @@ pub struct Core<S> {
     /// Where reaping reports each closed connection and why: only under
     /// `twig::testing` (`None` in a server).
     pub(crate) reaped: Option<Vec<(ConnId, CloseReason)>>,
+    /// What the contract checks of debug builds remember (`contracts.rs`).
+    #[cfg(debug_assertions)]
+    pub(crate) contracts: crate::reactor::contracts::ledger::Ledger,
 }
 
 /// A one-shot timer's callback.
@@ -179,6 +182,8 @@ impl<S> Core<S> {
             registry,
             config,
             broadcast_ids: Vec::new(),
+            #[cfg(debug_assertions)]
+            contracts: Default::default(),
         }
     }
 
@@ -229,6 +234,9 @@ impl<S> Core<S> {
             self.now() + clamp(delay),
             Callback::Once(Box::new(callback)),
         );
+        #[cfg(debug_assertions)]
+        self.contracts
+            .scheduled(id, delay, self.now(), self.dispatching);
         trace!("scheduled {id} in {delay:?}");
         id
     }
