@@ -583,7 +583,7 @@
 //! | **connect flood**, or running out of descriptors (`EMFILE`) | the listener stays readable and `accept` keeps failing: an edge-triggered loop strands the backlog, a level-triggered one spins at 100% CPU | `max_connections` (10,000) with [`AtCapacity`](crate::AtCapacity) `Wait` (clients wait in the backlog) or `Refuse`; on `EMFILE`/`ENFILE`/`ENOBUFS`/`ENOMEM`, pause for `accept_backoff` (100 ms) and resume early when a connection closes, logged once; `accept_budget` (256) per turn so a flood cannot starve served clients | `src/reactor/accept.rs: accept_from`, `is_exhaustion`; `src/reactor/turn.rs: can_accept` |
 //! | **one greedy client** streaming at full speed | it keeps the loop to itself while everyone else waits | `io_budget` (256 KiB) per turn, after which it is queued to continue next turn | `src/reactor/drive.rs: drive` (`mark_dirty`) |
 //! | **panicking user code** | an exception in the lesson kills the server for everyone | `catch_unwind` around every callback: that connection closes ([`CloseReason::Panic`](crate::CloseReason::Panic)) and its protocol value is dropped, the loop goes on. A panicking repeating timer is cancelled | `src/reactor/hooks.rs: guarded`, `call` |
-//! | **blocking user code** | every client waits | nothing can preempt it on one thread, but `slow_callback` (100 ms) logs a warning naming the callback | `src/reactor/hooks.rs: guarded`, `check_slow` |
+//! | **blocking user code** | every client waits | nothing can preempt it on one thread, but `slow_callback` (100 ms; tighter in debug builds, where it is one of the contract checks) logs a warning naming the callback | `src/reactor/hooks.rs: guarded`, `check_slow`; `src/reactor/contracts.rs` |
 //! | **stale ids and events**: an id kept after its connection closed, or an event for a connection closed earlier in the same batch | bytes or readiness reach the wrong client, once its key is reused | generations (chapter 3): the token is `generation << 32 \| key`, a mismatched or closed one is dropped and counted in [`Stats::stale_events`](crate::Stats::stale_events), keys are freed only in `reap` | `src/conn/id.rs`; `src/reactor/turn.rs: on_connection_event`; `src/reactor/lifecycle.rs: reap` |
 //! | **reset on close** | the last reply is lost | lingering (chapter 4), bounded by `linger_timeout` (2 s) and by `LINGER_MAX_BYTES` (256 KiB) of discarded input | `src/reactor/drive.rs: drive` (`Action::Discard`) |
 //! | **a stop that never ends**: a client that keeps a reply unread | the process cannot exit | `drain_timeout` (10 s), then what is left is closed | `src/reactor/lifecycle.rs: stop_if_asked` |
@@ -731,8 +731,10 @@
 //! client. A handler that sleeps a tenth of a second (a disk read, a DNS
 //! lookup, a database driver, a password hash) makes every other client of
 //! the loop wait as long; twig names such a callback in a warning
-//! ([`Config::slow_callback`](crate::Config::slow_callback)) but cannot
-//! preempt it. So blocking work goes elsewhere.
+//! ([`Config::slow_callback`](crate::Config::slow_callback), with a
+//! tighter default in debug builds, where it is one of the contract checks
+//! of `docs/operate.md (section 4)`) but cannot preempt it. So blocking work goes
+//! elsewhere.
 //!
 //! **What belongs on the pool.** Blocking calls and CPU work longer than a
 //! syscall or two: file I/O on a slow disk, `getaddrinfo`, a blocking client

@@ -48,7 +48,7 @@ pub enum AtCapacity {
 /// | [`proxy_header_timeout`](Config::proxy_header_timeout) | 5 s | a client of a PROXY-protocol listener that never sends its header |
 /// | [`drain_timeout`](Config::drain_timeout) | 10 s | a stop that never finishes |
 /// | [`accept_backoff`](Config::accept_backoff) | 100 ms | a loop spinning on `EMFILE` |
-/// | [`slow_callback`](Config::slow_callback) | 100 ms | (only a warning: blocking callbacks cannot be preempted) |
+/// | [`slow_callback`](Config::slow_callback) | 100 ms (10 ms in debug builds) | (only a warning: blocking callbacks cannot be preempted) |
 /// | [`offload_threads`](Config::offload_threads) | 8 | (most threads running offloaded jobs; none start until the first job) |
 /// | [`offload_queue`](Config::offload_queue) | 64 | offloaded jobs piling up without bound (past it, `offload` says `Full`) |
 /// | [`workers`](Config::workers) | 1 | (event loops, each on its own thread, sharing the port: see [`Workers`](crate::Workers)) |
@@ -127,8 +127,10 @@ pub struct Config {
     /// connection closes.
     pub accept_backoff: Duration,
     /// Log a warning when one user callback runs longer than this (default
-    /// 100 ms): blocking the loop stalls every client. `None` skips the
-    /// measurement (one clock read per callback).
+    /// 100 ms; 10 ms in debug builds, where it is one of the contract
+    /// checks and named once per connection): blocking the loop stalls
+    /// every client. `None` skips the measurement (one clock read per
+    /// callback).
     pub slow_callback: Option<Duration>,
     /// Most threads of the offload pool (default 8), which runs what
     /// [`Ctx::offload`](crate::Ctx::offload) hands it. None start until the
@@ -146,6 +148,16 @@ pub struct Config {
     /// bounds all the loops together.
     pub workers: usize,
 }
+
+/// The default [`Config::slow_callback`]: tighter in debug builds, where it
+/// is a contract check (see `reactor/contracts.rs`) and a blocking callback
+/// is a bug to find early; in production a warning every time a callback
+/// passes 10 ms would be noise.
+#[cfg(debug_assertions)]
+const SLOW_CALLBACK: Duration = Duration::from_millis(10);
+/// The default [`Config::slow_callback`] (10 ms in debug builds).
+#[cfg(not(debug_assertions))]
+const SLOW_CALLBACK: Duration = Duration::from_millis(100);
 
 impl Default for Config {
     fn default() -> Config {
@@ -167,7 +179,7 @@ impl Default for Config {
             proxy_header_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(10),
             accept_backoff: Duration::from_millis(100),
-            slow_callback: Some(Duration::from_millis(100)),
+            slow_callback: Some(SLOW_CALLBACK),
             offload_threads: 8,
             offload_queue: 64,
             workers: 1,

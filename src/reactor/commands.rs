@@ -17,7 +17,7 @@ use crate::conn::id::ConnId;
 use crate::conn::machine::{Command, Event, Relay};
 use crate::conn::peer::{Peer, Proxied};
 use crate::conn::socket::{self, WriteOutcome};
-use crate::reactor::core::{Core, SendError};
+use crate::reactor::core::Core;
 
 impl<S> Core<S> {
     /// The ids of all open connections, in slab order.
@@ -203,3 +203,24 @@ impl<S> Core<S> {
         self.command(id, Event::Command(Command::Close))
     }
 }
+
+/// Why [`Core::try_send`] did not queue the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// The connection has closed (or its write side is shut).
+    Gone,
+    /// Queuing would take it past [`Config::max_output`](crate::Config::max_output); nothing was
+    /// queued and the connection is untouched.
+    Full,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SendError::Gone => "connection gone",
+            SendError::Full => "connection's output is full",
+        })
+    }
+}
+
+impl std::error::Error for SendError {}

@@ -10,7 +10,6 @@
 //! loop's mailbox ([`Shared`], what a [`Handle`](crate::Handle) wraps) lives
 //! here too, so `api/handle.rs` imports this file and not the other way.
 
-use std::fmt;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -113,6 +112,9 @@ pub struct Core<S> {
     pub(crate) reaped: Option<Vec<(ConnId, CloseReason)>>,
     /// Turn and callback timing, only once observation is on (`twig::admin`).
     pub(crate) observer: Option<Box<crate::admin::observer::Observer>>,
+    /// What the contract checks of debug builds remember (`contracts.rs`).
+    #[cfg(debug_assertions)]
+    pub(crate) contracts: crate::reactor::contracts::ledger::Ledger,
 }
 
 /// A one-shot timer's callback.
@@ -127,27 +129,6 @@ pub(crate) enum Callback<S> {
     /// [`Core::every`], with its interval.
     Every(EveryFn<S>, Duration),
 }
-
-/// Why [`Core::try_send`] did not queue the bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendError {
-    /// The connection has closed (or its write side is shut).
-    Gone,
-    /// Queuing would take it past [`Config::max_output`]; nothing was
-    /// queued and the connection is untouched.
-    Full,
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SendError::Gone => "connection gone",
-            SendError::Full => "connection's output is full",
-        })
-    }
-}
-
-impl std::error::Error for SendError {}
 
 impl<S> Core<S> {
     pub(crate) fn new(
@@ -183,6 +164,8 @@ impl<S> Core<S> {
             registry,
             config,
             broadcast_ids: Vec::new(),
+            #[cfg(debug_assertions)]
+            contracts: Default::default(),
         }
     }
 
@@ -233,6 +216,9 @@ impl<S> Core<S> {
             self.now() + clamp(delay),
             Callback::Once(Box::new(callback)),
         );
+        #[cfg(debug_assertions)]
+        self.contracts
+            .scheduled(id, delay, self.now(), self.dispatching);
         trace!("scheduled {id} in {delay:?}");
         id
     }

@@ -39,11 +39,15 @@ pub(crate) fn drive<S>(
             if c.budget_turn != turn {
                 c.budget_turn = turn;
                 c.budget_left = core.config.io_budget;
+                #[cfg(debug_assertions)]
+                core.contracts.driven(id, turn);
             }
             c.budget_left
         }
         _ => return,
     };
+    #[cfg(debug_assertions)]
+    crate::reactor::contracts::test_hooks(core, id, &mut event);
     // The request cycle first: while the connection just reads and answers
     // (the machine's shortcut, see `machine::in_request_cycle`), read on
     // without a general step per read.

@@ -7,7 +7,7 @@ use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
-use log::{debug, error, warn};
+use log::{debug, error};
 
 use crate::api::ctx::Ctx;
 use crate::api::protocol::Protocol;
@@ -157,7 +157,11 @@ fn check_slow<S>(core: &mut Core<S>, end: Instant, who: &dyn std::fmt::Display, 
     };
     let took = end.saturating_duration_since(core.clock);
     if took > limit {
-        warn!(
+        // Debug builds: the contract check's line, once per connection.
+        #[cfg(debug_assertions)]
+        crate::reactor::contracts::slow_callback(core, who, what, took, limit, end);
+        #[cfg(not(debug_assertions))]
+        log::warn!(
             "{who}: {what} blocked the loop for {took:?} (limit {limit:?}): every other client waited"
         );
     }

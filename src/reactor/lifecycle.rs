@@ -38,6 +38,8 @@ impl<S: 'static> Server<S> {
         while let Some((id, at, callback)) = core.timers.pop_due(core.now, watermark) {
             core.stats.timers_fired += 1;
             trace!("firing {id}");
+            #[cfg(debug_assertions)]
+            crate::reactor::contracts::timer_fires(core, id);
             let again = match callback {
                 Callback::Once(f) => {
                     guarded(core, id, "timer", f);
@@ -58,6 +60,8 @@ impl<S: 'static> Server<S> {
             };
             core.timers.finish(id, again);
         }
+        #[cfg(debug_assertions)]
+        crate::reactor::contracts::timers_done(core);
         core.stats.timers_fired > before
     }
 

@@ -13,6 +13,8 @@
 //! - `answer.rs`: the frame/reply loop over buffered input;
 //! - `hooks.rs`: calling user code safely, and writing its reply;
 //! - `timeouts.rs`: arming and firing connection deadlines;
+//! - `contracts.rs`: the contract checks of debug builds (`contracts/ledger.rs`
+//!   what they remember); absent from release builds;
 //! - `lifecycle.rs`: timers, posted jobs, signals, the graceful stop, reaping;
 //! - `core.rs` and `commands.rs`: the [`Core`](crate::Core) callbacks see;
 //!   `open.rs`: opening connections (connect, and the slab entry);
@@ -36,6 +38,8 @@
 pub(crate) mod accept;
 pub(crate) mod answer;
 pub(crate) mod commands;
+#[cfg(debug_assertions)]
+pub(crate) mod contracts;
 pub(crate) mod core;
 pub(crate) mod drive;
 pub(crate) mod group;

@@ -23,7 +23,7 @@ use crate::conn::machine::{self, Timeout};
 use crate::reactor::core::Core;
 
 /// When `conn` times out in its current state, and why.
-fn due(config: &Config, conn: &Connection) -> Option<(Instant, CloseReason)> {
+pub(crate) fn due(config: &Config, conn: &Connection) -> Option<(Instant, CloseReason)> {
     match conn.timing {
         Timeout::Input => {
             let idle = config

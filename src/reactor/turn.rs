@@ -32,6 +32,8 @@ impl<S: 'static> Server<S> {
     pub(super) fn turn_quietly(&mut self, max_wait: Option<Duration>) -> io::Result<WakeReason> {
         let mut reason = self.poll(max_wait)?;
         let (woken, signalled) = self.dispatch_events();
+        #[cfg(debug_assertions)]
+        crate::reactor::contracts::after_dispatch(&mut self.core, &self.events, reason);
         if woken {
             reason = WakeReason::Waker;
         }
@@ -52,6 +54,8 @@ impl<S: 'static> Server<S> {
         if let Some(observer) = self.core.observer.as_deref_mut() {
             observer.end_turn(reason, &self.core.stats, self.core.now);
         }
+        #[cfg(debug_assertions)]
+        crate::reactor::contracts::end_of_turn(&mut self.core);
         self.core.in_turn = false;
         Ok(reason)
     }
