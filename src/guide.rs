@@ -733,7 +733,7 @@
 //! the loop wait as long; twig names such a callback in a warning
 //! ([`Config::slow_callback`](crate::Config::slow_callback), with a
 //! tighter default in debug builds, where it is one of the contract checks
-//! of `docs/operate.md (section 4)`) but cannot preempt it. So blocking work goes
+//! of `docs/operate.md`, section 4) but cannot preempt it. So blocking work goes
 //! elsewhere.
 //!
 //! **What belongs on the pool.** Blocking calls and CPU work longer than a
