@@ -199,6 +199,7 @@ pub mod testing;
 pub(crate) mod time;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod ws;
 
 pub use crate::api::config::{AtCapacity, Builder, Config};
 pub use crate::api::ctx::Ctx;
