@@ -33,6 +33,16 @@ const DOCS: &[(&str, &str)] = &[
 /// holds the figure, why).
 const NOT_DEFAULTS: &[(&str, &str, &str)] = &[
     (
+        "README.md",
+        "default message limit 1 MiB",
+        "twig::ws::Settings::max_message, not a Config field (checked by the_websocket_defaults_are_what_the_docs_say)",
+    ),
+    (
+        "CHANGELOG.md",
+        "a 1 MiB default message limit",
+        "twig::ws::Settings::max_message, not a Config field (checked by the_websocket_defaults_are_what_the_docs_say)",
+    ),
+    (
         "docs/lesson-trace.md",
         "5 s",
         "the max_wait tests/lesson_trace.rs passes to turn()",
@@ -450,4 +460,11 @@ fn the_figure_reader_reads_what_the_docs_write() {
     assert_eq!(&line[named[0].0..named[0].0 + 7], "256 KiB");
     assert_eq!(&line[named[1].0..named[1].0 + 5], "4 MiB");
     assert_eq!(named.len(), 2, "the bare 2 s is attributed to nothing");
+}
+
+/// The WebSocket figures the README and CHANGELOG quote (they are
+/// `twig::ws::Settings`, not `Config`, so the table check above skips them).
+#[test]
+fn the_websocket_defaults_are_what_the_docs_say() {
+    assert_eq!(twig::ws::Settings::default().max_message, 1024 * 1024);
 }
