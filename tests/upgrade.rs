@@ -316,3 +316,28 @@ fn a_restart_hands_over_the_admin_listener_under_its_name() {
     signal(new, "TERM");
     assert!(last.exits_within(WAIT));
 }
+
+/// A program that binds its own address instead of serving the sockets it
+/// is handed (`reply_server` uses `Listen::parse`, not `from_systemd_or`)
+/// must not report ready: the sockets it ignored would keep clients in a
+/// queue nobody accepts from. The new copy refuses to start, and the old
+/// one keeps serving.
+#[test]
+fn a_new_copy_that_ignores_the_handed_sockets_refuses_to_start() {
+    let mut proc = Proc::spawn_args("reply_server", &["127.0.0.1:0"], &[]);
+    let addr = proc.bound_addr("listening on ");
+    signal(proc.pid() as i32, "USR2");
+    let refused = proc.wait_for("not taken by this program");
+    assert!(refused.contains("ERROR"), "{refused}");
+    let failed = proc.wait_for("upgrade failed");
+    assert!(failed.contains("still serving"), "{failed}");
+    // The old copy (the test's own child) still answers.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"can you hear me?").unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "Yes");
+    proc.signal("TERM");
+    support::process::assert_clean_exit(proc);
+}

@@ -15,6 +15,7 @@ use crate::admin::observer::Observer;
 use crate::admin::{metrics, status};
 use crate::conn::peer::Peer;
 use crate::http::{Http, Request, Response, Router};
+use crate::reactor::listen::At;
 use crate::reactor::server::resolve;
 use crate::{Ctx, Endpoint, Listen, Server, Workers};
 
@@ -87,6 +88,12 @@ impl<S: 'static> Server<S> {
             .into_iter()
             .next();
         let listen = inherited.unwrap_or_else(|| Listen::new(addr).named(ADMIN_LISTENER));
+        // An inherited socket is checked before it is served, as `addr` was.
+        if let At::Tcp(socket) = &listen.at {
+            loopback(socket.local_addr()?)?;
+        } else if let At::Unix(_) = &listen.at {
+            return Err(not_loopback(&Endpoint::Unix("(inherited)".into())));
+        }
         let bound = self.listen_at(listen, move || Http::new(router.clone()))?;
         let bound = bound
             .socket_addr()

@@ -41,14 +41,12 @@
 //! own, for a router of yours.
 //!
 //! # `/status`, `/status.json`
-//! Every open connection of the loop (id, peer, machine state, age, idle
-//! time, bytes buffered and owed, bytes in the recent flight-recorder
-//! marks, the marks themselves), the timers (count, next due), the
-//! counters and the last turns (wake reason, events, busy time). The
-//! connection asking is one of them (`"self": true`). Per-connection byte
-//! totals are not kept, since they would cost an addition per read and
-//! write on every connection: the page shows what the recorder's last 16
-//! marks read and wrote instead.
+//! Every open connection of the loop, up to `status::MAX_ROWS` (500) with
+//! the count of all (id, peer, machine state, age, idle time, bytes in and
+//! out over its life, bytes buffered and owed, the last flight-recorder
+//! marks), the timers (count, next due), the counters and the last turns
+//! (wake reason, events, busy time). The connection asking is one of them
+//! (`"self": true`).
 //!
 //! # Safety
 //! The admin listener binds loopback addresses only, and answers 403 to a

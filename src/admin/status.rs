@@ -49,14 +49,18 @@ fn counters<S>(core: &Core<S>) -> Vec<(String, u64)> {
     all
 }
 
+/// Most connections a page lists (the count of all is on it too).
+pub const MAX_ROWS: usize = 500;
+
 /// The status as JSON. `me` is the connection asking (marked `"self"`).
 pub fn json<S>(core: &Core<S>, me: ConnId) -> String {
     let mut out = String::from("{");
-    let conns = core.connection_snapshots();
+    let conns = core.connection_snapshots(MAX_ROWS);
     let _ = write!(
         out,
-        "\"max_connections\":{},\"connections\":[",
-        core.config().max_connections
+        "\"max_connections\":{},\"open\":{},\"connections\":[",
+        core.config().max_connections,
+        core.connections().count(),
     );
     for (n, c) in conns.iter().enumerate() {
         if n > 0 {
@@ -127,7 +131,7 @@ fn conn_json(out: &mut String, c: &ConnSnapshot, me: bool) {
 
 /// The status as an HTML page that reloads itself every 2 s.
 pub fn html<S>(core: &Core<S>, me: ConnId) -> String {
-    let conns = core.connection_snapshots();
+    let conns = core.connection_snapshots(MAX_ROWS);
     let mut out = String::from(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"refresh\" content=\"2\"><title>twig status</title>\
@@ -137,10 +141,11 @@ pub fn html<S>(core: &Core<S>, me: ConnId) -> String {
     );
     let _ = write!(
         out,
-        "<h1>twig status</h1>\n<p>{} connections open (of at most {}); {} timers, next due {}; \
-         <a href=\"/status.json\">JSON</a>, <a href=\"/metrics\">metrics</a></p>\n",
-        conns.len(),
+        "<h1>twig status</h1>\n<p>{} connections open (of at most {}; the first {} are listed); \
+         {} timers, next due {}; <a href=\"/status.json\">JSON</a>, <a href=\"/metrics\">metrics</a></p>\n",
+        core.connections().count(),
         core.config().max_connections,
+        MAX_ROWS,
         core.timers_pending(),
         core.next_timer_in()
             .map_or("never".to_string(), |t| format!("in {:.1} ms", ms(t))),

@@ -86,6 +86,20 @@ impl Listen {
     }
 }
 
+/// Closes the inherited sockets nobody took (filling the pool from the
+/// environment first if nobody asked): returns how many there were.
+pub(crate) fn close_untaken() -> io::Result<usize> {
+    take_inherited(|_| true).map(|rest| rest.len())
+}
+
+/// Reads the inherited sockets out of the environment now, on the calling
+/// thread: `listenfd` removes `LISTEN_FDS` and `LISTEN_PID` from the
+/// environment, which is only sound before other threads run (a builder of
+/// loops calls this before starting them).
+pub(crate) fn prefetch() -> io::Result<()> {
+    take_inherited(|_| false).map(drop)
+}
+
 /// Takes the inherited sockets that `wanted` picks out of the pool,
 /// filling the pool from the environment the first time.
 fn take_inherited(wanted: impl Fn(&Listen) -> bool) -> io::Result<Vec<Listen>> {

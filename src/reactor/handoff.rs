@@ -50,6 +50,11 @@ impl Handoff {
             .take()
     }
 
+    /// Whether a restart has started and not failed yet.
+    pub(crate) fn is_under_way(&self) -> bool {
+        self.under_way.load(Ordering::Acquire)
+    }
+
     /// Whether the sockets were handed over (see [`handed_over`](Handoff::handed_over)).
     pub(crate) fn is_handed_over(&self) -> bool {
         self.handed_over.load(Ordering::Acquire)
@@ -59,12 +64,30 @@ impl Handoff {
 /// In the new copy of a restart (`TWIG_UPGRADE_READY` set), tells the old
 /// copy that this one serves: called by `run` before its first turn, once
 /// per process (a group's loops all call it). Elsewhere it does nothing.
-pub(crate) fn announce_ready() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
+///
+/// # Errors
+/// A handed-over socket that this program did not take (it binds its own
+/// address instead, or a listener was dropped from the new build): left
+/// open, it would keep clients in a queue nobody accepts from, so this copy
+/// closes it and refuses to start, and the old copy keeps serving.
+pub(crate) fn announce_ready() -> std::io::Result<()> {
+    static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let once = ONCE.get_or_init(|| {
         let Some(name) = std::env::var_os(READY_VAR) else {
-            return;
+            return Ok(());
         };
+        match crate::api::activation::close_untaken() {
+            Ok(0) => {}
+            Ok(n) => {
+                let why = format!(
+                    "upgrade: {n} handed-over listening socket(s) not taken by this program \
+                     (serve them with Listen::from_systemd_or): not starting; the old copy keeps serving"
+                );
+                log::error!("{why}");
+                return Err(why);
+            }
+            Err(e) => return Err(format!("upgrade: the handed-over sockets: {e}")),
+        }
         let said = SocketAddr::from_abstract_name(name.as_encoded_bytes())
             .and_then(|addr| UnixStream::connect_addr(&addr))
             .and_then(|mut stream| stream.write_all(READY));
@@ -73,7 +96,9 @@ pub(crate) fn announce_ready() {
             // The old copy gave up (timed out) or is gone: nothing to tell.
             Err(e) => warn!("upgrade: could not tell the old copy that this one is ready: {e}"),
         }
+        Ok(())
     });
+    once.clone().map_err(std::io::Error::other)
 }
 
 /// The parent's pid, for the log (0 if unknown).

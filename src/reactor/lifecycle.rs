@@ -90,7 +90,10 @@ impl<S: 'static> Server<S> {
             }
             self.drain_deadline = Some(core.now + core.config.drain_timeout);
             self.listener_ready = false;
-            let handed_over = self.shared.handoff.is_handed_over();
+            // Handed over, or about to be (a stop while a restart is under
+            // way): a Unix socket's file is the new copy's, not ours to unlink.
+            let handoff = &self.shared.handoff;
+            let handed_over = handoff.is_handed_over() || handoff.is_under_way();
             for mut listener in self.listeners.drain(..) {
                 if handed_over {
                     listener.socket.disown(); // the new copy serves its file now

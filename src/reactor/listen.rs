@@ -264,11 +264,20 @@ fn clear_stale(path: &Path) -> io::Result<()> {
             "the file exists and is not a socket (not replaced)",
         ));
     }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(io::Error::new(
+    // A non-blocking connect: a live server whose backlog is full (or that
+    // is stopped) says EAGAIN instead of making this call wait forever.
+    let probe = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    probe.set_nonblocking(true)?;
+    let live = || {
+        Err(io::Error::new(
             io::ErrorKind::AddrInUse,
             "another server is listening on it",
-        )),
+        ))
+    };
+    match probe.connect(&socket2::SockAddr::unix(path)?) {
+        Ok(()) => live(),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => live(),
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => live(),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             let removed = std::fs::remove_file(path);
             debug!(

@@ -165,7 +165,7 @@ fn serve<S: 'static>(
     // stop too.
     let _stop_all = StopAllOnExit(Arc::clone(&group));
     server.group = Some(Member::new(group, index));
-    crate::reactor::handoff::announce_ready(); // once for the group, if this is a restart
+    crate::reactor::handoff::announce_ready()?; // once for the group, if this is a restart
     while !server.is_finished() {
         server.turn_quietly(None)?;
     }

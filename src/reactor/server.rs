@@ -205,7 +205,7 @@ impl<S: 'static> Server<S> {
     /// # Errors
     /// Only if `poll` itself fails; nothing a peer does ends `run`.
     pub fn run(&mut self) -> io::Result<Stats> {
-        crate::reactor::handoff::announce_ready(); // to the old copy, if this is a restart
+        crate::reactor::handoff::announce_ready()?; // to the old copy, if this is a restart
         while !self.is_finished() {
             self.turn_quietly(None)?; // what turn() does, without its report
         }

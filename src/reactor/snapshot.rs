@@ -38,14 +38,16 @@ pub struct ConnSnapshot {
 }
 
 impl<S> Core<S> {
-    /// Every live connection of this loop, in slab order. Costs a walk of
-    /// the slab and a few small strings per connection: for a status page,
-    /// not for a hot path.
-    pub fn connection_snapshots(&self) -> Vec<ConnSnapshot> {
+    /// The first `limit` live connections of this loop, in slab order.
+    /// Costs a few small strings per connection: for a status page, not
+    /// for a hot path (a page of 50,000 rows every 2 s would stall the
+    /// loop it describes, so pages take a bounded number).
+    pub fn connection_snapshots(&self, limit: usize) -> Vec<ConnSnapshot> {
         let now = self.now();
         self.conns
             .iter()
             .filter(|(_, conn)| conn.state.is_live())
+            .take(limit)
             .map(|(_, conn)| ConnSnapshot {
                 id: conn.id,
                 peer: conn.peer,

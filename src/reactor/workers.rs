@@ -118,6 +118,9 @@ impl Builder {
         let loops = if config.workers == 1 {
             Loops::One(Box::new(Server::with_config(config, make_state(0))?))
         } else {
+            // systemd's (or a restart's) sockets are read out of the
+            // environment before any loop thread exists (see `prefetch`).
+            crate::api::activation::prefetch()?;
             Loops::Many(remote::spawn(
                 config.workers,
                 &config,
