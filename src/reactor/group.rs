@@ -59,7 +59,8 @@ pub(crate) struct Member<S> {
 }
 
 impl<S> Member<S> {
-    /// This loop's index in the group.
+    /// This loop's index in the group (loop 0 acts on SIGUSR2).
+    #[cfg_attr(not(feature = "signals"), allow(dead_code))]
     pub(crate) fn index(&self) -> usize {
         self.index
     }

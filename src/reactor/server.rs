@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use log::info;
-use mio::{Events, Interest, Poll, Waker};
+use mio::{Events, Poll, Waker};
 
 use crate::api::config::{Builder, Config, validated};
 use crate::api::handle::Handle;
@@ -184,7 +184,7 @@ impl<S: 'static> Server<S> {
         let mut signals = signal_hook_mio::v1_0::Signals::new([SIGINT, SIGTERM, SIGUSR2])?;
         self.poll
             .registry()
-            .register(&mut signals, token::SIGNALS, Interest::READABLE)?;
+            .register(&mut signals, token::SIGNALS, mio::Interest::READABLE)?;
         self.signals = Some(signals);
         Ok(())
     }
