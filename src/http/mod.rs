@@ -83,6 +83,13 @@
 //! });
 //! ```
 //!
+//! # Files, queries and forms
+//! [`static_files`] serves a directory on a `{*path}` route (types,
+//! validators and 304s, ranges, `HEAD`; traversal refused; files streamed
+//! from the loop thread, as nginx reads them without aio).
+//! [`Request::query_value`], [`Request::form`] and [`percent_decode`]
+//! decode what browsers encode.
+//!
 //! # Limits and timeouts
 //! Twig's [`Config`](crate::Config) applies as to any protocol:
 //! `request_timeout` ends a request that dribbles in (slowloris),
@@ -108,11 +115,14 @@
 //! allocates nothing in the steady state (`tests/http.rs` checks it).
 
 mod chunked;
+mod conditional;
 mod connection;
 mod date;
 mod deferred;
 mod encode;
 mod error;
+mod files;
+mod form;
 mod framer;
 mod head;
 mod header;
@@ -127,6 +137,8 @@ pub use connection::Http;
 pub use date::imf_fixdate;
 pub use encode::write_response;
 pub use error::Error;
+pub use files::static_files;
+pub use form::{form_pairs, percent_decode, percent_decode_utf8};
 pub use framer::{Framed, Framer, MAX_HEADERS};
 pub use head::{BodyKind, Limits, Message};
 pub use header::{HeaderName, IntoHeaderName, InvalidHeaderName};
