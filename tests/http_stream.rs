@@ -253,3 +253,43 @@ fn head_of_a_stream_has_no_body() {
     assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
     server.stop();
 }
+
+/// A producer that stops short of its declared length, or says `More`
+/// and writes nothing, gets its connection closed: the client sees a
+/// truncated body, never a wrong one presented as whole.
+#[test]
+fn a_producer_that_breaks_its_word_closes_the_connection() {
+    use twig::http::{Body, Produce, Router};
+    let app: Router = Router::new()
+        .get("/short", |_, res, ctx| {
+            res.produce(ctx, Some(100), |body: &mut Body<'_>| {
+                body.push(b"only ten..");
+                Produce::Done
+            });
+        })
+        .get("/stuck", |_, res, ctx| {
+            res.produce(ctx, None, |_: &mut Body<'_>| Produce::More);
+        });
+    let server = start_with(
+        Server::builder(),
+        (),
+        move || Http::new(app.clone()),
+        |_| {},
+    );
+    for (path, tail) in [
+        ("/short", &b"only ten.."[..]),
+        ("/stuck", &b"chunked\r\n\r\n"[..]),
+    ] {
+        let mut socket = connect(server.addr);
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        socket.write_all(request.as_bytes()).unwrap();
+        let reply = read_to_close(&mut socket); // closed, not kept alive
+        assert!(
+            reply.ends_with(tail),
+            "{path}: {}",
+            String::from_utf8_lossy(&reply)
+        );
+    }
+    server.stop();
+}
