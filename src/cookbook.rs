@@ -220,7 +220,42 @@
 //! the handshake with [`CloseReason::HandshakeTimeout`](crate::CloseReason::HandshakeTimeout).
 //! Output limits count the ciphertext not yet sent with the plaintext owed.
 //!
-//! # 9. Checklist
+//! # 9. HTTP bodies that are not ready yet: streams and Server-Sent Events
+//! A handler that cannot answer in one piece starts a stream: the head goes
+//! out now, the body in parts later (chunked). Pull when the body can be
+//! made on demand (a generated download, a file): the layer calls the
+//! producer again only when the socket has taken the last part, so memory
+//! stays bounded however slow the client. Push from timers or other
+//! connections' events with the `Copy` handle, here as Server-Sent Events:
+//!
+//! ```
+//! use std::time::Duration;
+//! use twig::http::{Body, Produce, Router};
+//! let app: Router = Router::new()
+//!     .get("/big", |_, res, ctx| {
+//!         let mut left = 1u64 << 30; // 1 GiB, never more than `HIGH_WATER` (64 KiB) held
+//!         res.produce(ctx, None, move |body: &mut Body| {
+//!             left -= body.push(&[b'x'; 8192][..left.min(8192) as usize]) as u64;
+//!             if left == 0 { Produce::Done } else { Produce::More }
+//!         });
+//!     })
+//!     .get("/clock", |_, res, ctx| {
+//!         let events = res.events(ctx); // text/event-stream
+//!         ctx.every(Duration::from_secs(1), move |core| {
+//!             // false once the client has gone: a real app cancels the timer
+//!             events.send(core, None, Some("tick"), "one more second");
+//!         });
+//!     });
+//! ```
+//!
+//! Pipelined requests behind a stream wait until it ends
+//! ([`Stream::end`](crate::http::Stream::end)); an HTTP/1.0 client gets the
+//! raw bytes and a close. A push stream's writes are
+//! [`Core::send`](crate::Core::send)s: check
+//! [`Stream::owed`](crate::http::Stream::owed) before writing to a slow
+//! reader, or it is closed past `max_output`.
+//!
+//! # 10. Checklist
 //! - Never block in a callback: it stalls every client (twig warns past
 //!   [`Config::slow_callback`](crate::Config::slow_callback)).
 //! - `frame` must accept any split of the bytes: test it by feeding one byte

@@ -43,6 +43,21 @@ const NOT_DEFAULTS: &[(&str, &str, &str)] = &[
         "twig::ws::Settings::max_message, not a Config field (checked by the_websocket_defaults_are_what_the_docs_say)",
     ),
     (
+        "README.md",
+        "one per 100 ms",
+        "http_server's /events interval",
+    ),
+    (
+        "CHANGELOG.md",
+        "one event per 100 ms",
+        "http_server's /events interval",
+    ),
+    (
+        "CHANGELOG.md",
+        "RSS under 16 MiB (about 5 s",
+        "what tests/http_stream.rs asserts and measured",
+    ),
+    (
         "docs/lesson-trace.md",
         "5 s",
         "the max_wait tests/lesson_trace.rs passes to turn()",

@@ -61,6 +61,7 @@ pub enum AtCapacity {
 /// | `Events::with_capacity` in `src/reactor/server.rs` | 1024 | most readiness events one `poll` returns (more wait for the next turn) |
 /// | `SLEEP_REUSE` in `src/reactor/sleep.rs` | 1 ms | how long a computed `poll` timeout is reused (a deadline may be met that much late) |
 /// | `CAPACITY` in `src/conn/recorder.rs` | 16 | marks kept by each connection's flight recorder |
+/// | `HIGH_WATER` in `src/http/stream.rs` | 64 KiB | body bytes an HTTP pull stream puts in the reply before it waits for the socket to take them |
 ///
 /// The fields are a read-only view: a `Config` cannot be written as a
 /// struct literal outside twig (`#[non_exhaustive]`), so the builder's

@@ -11,6 +11,7 @@ use super::framer::{Framed, Framer};
 use super::head::{BodyKind, Limits, Message};
 use super::request::bytes_at;
 use super::response::{Exchange, write_full};
+use super::stream::{self, Pump};
 use super::{Error, Handler, Request, Response};
 use crate::{After, Ctx, Frame, Protocol, Violation};
 
@@ -52,6 +53,9 @@ pub struct Http<H> {
     /// The response's header lines and body (reused).
     response_headers: Vec<u8>,
     response_body: Vec<u8>,
+    /// A pull stream in progress ([`Response::produce`]), run again from
+    /// `on_drained` when the socket has taken what it made.
+    pump: Option<Box<Pump>>,
 }
 
 /// What the last `frame` call found (and the next `reply` gets).
@@ -79,6 +83,7 @@ impl<H> Http<H> {
             decoded: Vec::new(),
             response_headers: Vec::new(),
             response_body: Vec::new(),
+            pump: None,
         }
     }
 
@@ -141,6 +146,14 @@ impl<S, H: Handler<S>> Protocol<S> for Http<H> {
                 after
             }
             Pending::Nothing => After::Close, // unreachable: twig replies after Complete
+        }
+    }
+
+    fn on_drained(&mut self, ctx: &mut Ctx<'_, S>) {
+        if let Some(pump) = &mut self.pump
+            && !stream::pump(pump, ctx)
+        {
+            self.pump = None;
         }
     }
 
@@ -212,7 +225,13 @@ impl<H> Http<H> {
         };
         self.handler.handle(&request, &mut response, ctx);
         if response.deferred {
-            // Its offloaded job's callback writes it (and closes if asked).
+            // Its offloaded job's callback writes it (and closes if asked),
+            // or it is a stream, fed from here (pull) or by its handle.
+            if let Some(mut pump) = response.producer.take()
+                && stream::pump(&mut pump, ctx)
+            {
+                self.pump = Some(pump);
+            }
             return After::KeepOpen;
         }
 

@@ -46,10 +46,10 @@
 //!   decoded, both bounded by [`Limits::max_body`] (413). `Expect:
 //!   100-continue` gets `100 Continue` before the body is read (or a 413
 //!   if the declared length is too large).
-//! - **Responses**: always `Content-Length` (never chunked), `Server: twig`,
+//! - **Responses**: `Content-Length` for a whole response, `Server: twig`,
 //!   and a `Date` formatted by hand (IMF-fixdate) at most once per second
 //!   per loop. `HEAD` gets the headers of the `GET` response, without the
-//!   body.
+//!   body. A streamed response (below) is chunked, or sized if declared.
 //! - **Refusals** ([`Error`]): a malformed request line, version or header,
 //!   a NUL or bare CR, a head over [`Limits::max_head`] or with more than
 //!   [`MAX_HEADERS`] lines, and every ambiguous length — `Content-Length`
@@ -57,6 +57,38 @@
 //!   malformed chunk — get their 4xx/501 with `Connection: close`, and the
 //!   connection closes: a request that smuggles a second one behind an
 //!   ambiguous length never gets a 200.
+//!
+//! # Streaming
+//! A handler that does not know its body yet starts a stream instead of
+//! filling in the body: [`Response::stream`] writes the head and returns a
+//! [`Stream`] handle that timers and other connections' callbacks feed
+//! later through the [`Core`](crate::Core) (push); [`Response::produce`]
+//! hands the layer a [`Producer`] that it calls whenever the socket has
+//! taken what was made (pull, with backpressure: at most [`HIGH_WATER`]
+//! bytes wait in the server, so a 1 GiB download runs in a few MiB).
+//! HTTP/1.1 clients get `Transfer-Encoding: chunked` (or the declared
+//! `Content-Length`); HTTP/1.0 clients get the bytes and a close.
+//! Pipelined requests wait until the stream ends. [`Response::events`]
+//! is Server-Sent Events on top ([`Events`]).
+//!
+//! ```
+//! use twig::http::{Body, Produce, Router};
+//! let app: Router = Router::new().get("/zeros", |_, res, ctx| {
+//!     let mut left = 10u64 << 20; // 10 MiB, made as the client reads it
+//!     res.produce(ctx, Some(left), move |body: &mut Body| {
+//!         let n = body.push(&[0; 4096]) as u64;
+//!         left -= n;
+//!         if left == 0 { Produce::Done } else { Produce::More }
+//!     });
+//! });
+//! ```
+//!
+//! # Files, queries and forms
+//! [`static_files`] serves a directory on a `{*path}` route (types,
+//! validators and 304s, ranges, `HEAD`; traversal refused; files streamed
+//! from the loop thread, as nginx reads them without aio).
+//! [`Request::query_value`], [`Request::form`] and [`percent_decode`]
+//! decode what browsers encode.
 //!
 //! # Limits and timeouts
 //! Twig's [`Config`](crate::Config) applies as to any protocol:
@@ -83,28 +115,38 @@
 //! allocates nothing in the steady state (`tests/http.rs` checks it).
 
 mod chunked;
+mod conditional;
 mod connection;
 mod date;
 mod deferred;
 mod encode;
 mod error;
+mod files;
+mod form;
 mod framer;
 mod head;
 mod header;
 mod request;
 mod response;
 mod router;
+mod sse;
+mod start;
+mod stream;
 
 pub use connection::Http;
 pub use date::imf_fixdate;
 pub use encode::write_response;
 pub use error::Error;
+pub use files::static_files;
+pub use form::{form_pairs, percent_decode, percent_decode_utf8};
 pub use framer::{Framed, Framer, MAX_HEADERS};
 pub use head::{BodyKind, Limits, Message};
 pub use header::{HeaderName, IntoHeaderName, InvalidHeaderName};
 pub use request::{MAX_PARAMS, Request};
 pub use response::Response;
 pub use router::Router;
+pub use sse::Events;
+pub use stream::{Body, HIGH_WATER, Produce, Producer, Stream};
 
 use crate::Ctx;
 

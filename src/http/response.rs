@@ -32,6 +32,9 @@ pub struct Response<'a> {
     /// The handler offloaded the work: this response is not written now,
     /// but by the offloaded job's callback.
     pub(crate) deferred: bool,
+    /// A pull stream the handler started ([`Response::produce`]), for the
+    /// connection to run.
+    pub(crate) producer: Option<Box<super::stream::Pump>>,
 }
 
 /// What the request says about how its response is written.
@@ -59,6 +62,7 @@ impl<'a> Response<'a> {
             close: false,
             exchange: Exchange::default(),
             deferred: false,
+            producer: None,
         }
     }
 

@@ -15,7 +15,9 @@ type RouteFn<S> = dyn Fn(&Request<'_>, &mut Response<'_>, &mut Ctx<'_, S>) + Sen
 ///
 /// A pattern is a path whose segments are either exact (`/users`) or a
 /// parameter (`/users/{id}`: any one non-empty segment, read back with
-/// [`Request::param`]). Routes are tried in the order they were added. A
+/// [`Request::param`]), and the last may be `{*name}`: the rest of the path,
+/// slashes included (`/files/{*path}`, for [`static_files`](super::static_files)).
+/// Routes are tried in the order they were added. A
 /// `GET` route also answers `HEAD` (the layer sends the headers only).
 /// A path no route matches gets a 404; a path that matches only routes of
 /// other methods gets a 405 with `Allow`.
@@ -48,6 +50,8 @@ struct Route<S> {
 enum Segment {
     Exact(Box<str>),
     Param(Box<str>),
+    /// `{*name}`, last: the rest of the path, slashes and all (maybe empty).
+    Rest(Box<str>),
 }
 
 impl<S> Router<S> {
@@ -79,15 +83,23 @@ impl<S> Router<S> {
                     let name = name.strip_suffix('}').unwrap_or_else(|| {
                         panic!("unclosed parameter in route pattern {pattern:?}")
                     });
-                    assert!(!name.is_empty(), "empty parameter in {pattern:?}");
-                    Segment::Param(name.into())
+                    match name.strip_prefix('*') {
+                        Some(rest) if !rest.is_empty() => Segment::Rest(rest.into()),
+                        _ if !name.is_empty() => Segment::Param(name.into()),
+                        _ => panic!("empty parameter in {pattern:?}"),
+                    }
                 }
                 None => Segment::Exact(segment.into()),
             })
             .collect();
+        let rest_at = segments.iter().position(|s| matches!(s, Segment::Rest(_)));
+        assert!(
+            rest_at.is_none_or(|at| at + 1 == segments.len()),
+            "{{*rest}} must end route pattern {pattern:?}"
+        );
         let params = segments
             .iter()
-            .filter(|s| matches!(s, Segment::Param(_)))
+            .filter(|s| matches!(s, Segment::Param(_) | Segment::Rest(_)))
             .count();
         assert!(
             params <= MAX_PARAMS,
@@ -157,7 +169,9 @@ impl<S> Router<S> {
 
 impl<S> Route<S> {
     /// The parameters this route captures from `path`, or `None` if it does
-    /// not match.
+    /// not match. Inlined: it is the router's per-request work (the `Rest`
+    /// arm would otherwise tip it out of line, a call per route tried).
+    #[inline(always)]
     fn matches<'r, 'p>(
         &'r self,
         path: &'p str,
@@ -176,6 +190,10 @@ impl<S> Route<S> {
             rest = after;
             match segment {
                 Segment::Exact(exact) if **exact == *part => {}
+                Segment::Rest(name) => {
+                    params[n] = (&**name, current); // the last segment: the rest
+                    return Some((params, n + 1));
+                }
                 Segment::Param(name) if !part.is_empty() => {
                     params[n] = (&**name, part);
                     n += 1;
@@ -254,7 +272,15 @@ mod tests {
 
     #[test]
     fn patterns_match_whole_segments() {
-        let patterns = ["/", "/a", "/a/", "/a/{x}", "/a/{x}/b", "/{x}/{y}"];
+        let patterns = [
+            "/",
+            "/a",
+            "/a/",
+            "/a/{x}",
+            "/a/{x}/b",
+            "/{x}/{y}",
+            "/r/{*rest}",
+        ];
         let router: Router = patterns.iter().fold(Router::new(), |router, pattern| {
             router.get(pattern, |_, _, _| {})
         });
@@ -277,6 +303,9 @@ mod tests {
             ("/a/7", &[(3, &["7"]), (5, &["a", "7"])]),
             ("/a/7/b", &[(4, &["7"])]),
             ("/a/7/b/", &[]),
+            ("/r/x/y", &[(6, &["x/y"])]),
+            ("/r/", &[(6, &[""])]),
+            ("/r", &[]),
             ("//", &[]),
             ("a", &[]),
             ("", &[]),

@@ -160,6 +160,24 @@ impl<S> Core<S> {
         self.live(id).map(Connection::owed)
     }
 
+    /// Asks for one [`Protocol::on_drained`](crate::Protocol::on_drained)
+    /// call once everything the connection owes is written — what it owes
+    /// now and the reply its running callback is writing — even if the
+    /// socket takes it all at once. A producer's "call me when there is
+    /// room" (Twisted's `resumeProducing`): without it, a reply the socket
+    /// took whole would leave nothing owed and no `on_drained` to come. The
+    /// bytes then go out by the flush path, within the per-turn I/O budget,
+    /// so a fast producer does not starve other connections. Returns false
+    /// if the connection is gone or takes no more output.
+    pub fn notify_drained(&mut self, id: ConnId) -> bool {
+        if !self.live(id).is_some_and(|c| c.state.accepts_output()) {
+            return false;
+        }
+        // Owing nothing more is still owing: the flush finds the queue
+        // empty (or holding the reply), and its WroteAll calls the hook.
+        self.command(id, Event::Command(Command::Queued))
+    }
+
     /// Stops reading from a connection (and answering its buffered
     /// requests) until [`resume_reading`](Core::resume_reading): what its
     /// peer sends waits in the kernel, and TCP slows the peer down. Returns
