@@ -110,7 +110,8 @@
 //!   counted in [`Stats`].
 //!
 //! Timeouts (all in [`Config`], on by default): *idle* (no byte received for
-//! a while, even in the middle of a request), *request* (a request started
+//! a while, even in the middle of a request; not while code paused reading),
+//! *request* (a request started
 //! long ago and still unfinished: a client dribbling one byte a second
 //! cannot hold a slot), *write* (a client that stopped reading cannot hold a
 //! slot), *linger*, *connect*.

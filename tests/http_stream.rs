@@ -151,6 +151,56 @@ fn server_sent_events_come_from_timers() {
     server.stop();
 }
 
+/// A stream lasts longer than the idle timeout: while the response is
+/// streamed the HTTP layer has paused reading, and no input timeout runs on
+/// a paused connection (the client owes nothing). 12 events, 100 ms apart,
+/// under an idle timeout of 300 ms; and the keep-alive connection is still
+/// open, for a second request, once the stream has ended.
+#[test]
+fn a_stream_outlives_the_idle_timeout() {
+    let app = http_server::router();
+    let limits = Limits::default();
+    let builder = Server::builder()
+        .max_request_size(limits.max_head + limits.max_body + 65536)
+        .idle_timeout(Some(Duration::from_millis(300)));
+    let server = start_with(
+        builder,
+        0u64,
+        move || Http::new(app.clone()).limits(limits),
+        |_| {},
+    );
+    let mut client = connect(server.addr);
+    client
+        .write_all(b"GET /events?n=12 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let end = b"id: 12\ndata: event 12 of 12\n\n";
+    while !seen.windows(end.len()).any(|w| w == end) {
+        let n = client.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed mid-stream: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // The chunked body's last chunk, then the next request on the same
+    // connection (within the idle timeout, which starts again now).
+    while !seen.ends_with(b"0\r\n\r\n") {
+        let n = client.read(&mut buf).unwrap();
+        assert!(n > 0, "closed at the end of the stream");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = String::from_utf8(read_to_close(&mut client)).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply:?}");
+    let stats = server.stop();
+    assert_eq!(stats.closed(twig::CloseReason::IdleTimeout), 0, "{stats}");
+}
+
 /// HTTP/1.0 knows no chunks: the body is the bytes themselves, ended by
 /// the server's close.
 #[test]

@@ -59,8 +59,8 @@ pub fn bytes(req: &Request<'_>, res: &mut Response<'_>, ctx: &mut Ctx<'_, u64>) 
 }
 
 /// `GET /events?n=N`: N events, one every 100 ms, from a chain of timers.
-/// (The server's 60 s `idle_timeout` still runs while a stream is open:
-/// it ends streams of more than about 600 events.)
+/// (The idle timeout does not run while a stream is open: reading is
+/// paused; `tests/http_stream.rs` checks a stream that outlives it.)
 pub fn events(req: &Request<'_>, res: &mut Response<'_>, ctx: &mut Ctx<'_, u64>) {
     let n = number(req, "n").unwrap_or(10).min(100_000);
     let events = res.events(ctx);

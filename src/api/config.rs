@@ -96,7 +96,9 @@ pub struct Config {
     /// wait here.
     pub listen_backlog: u32,
     /// Close a connection that has received no byte for this long, whether
-    /// or not a request is in progress (default 60 s).
+    /// or not a request is in progress (default 60 s). Not while code has
+    /// paused its reading ([`Core::pause_reading`](crate::Core::pause_reading),
+    /// as a streamed HTTP response does): nothing is awaited then.
     pub idle_timeout: Option<Duration>,
     /// Close a connection whose request has started but is not complete after
     /// this long (default 30 s): a client dribbling bytes cannot hold a slot.

@@ -27,7 +27,8 @@
 //! - nothing is written once the write side is [`Output::Shut`];
 //! - nothing is read while bytes are owed, unless the connection relays
 //!   ([`Relay::ReadWhileOwing`]): backpressure for free;
-//! - every state that waits on the peer has a timeout ([`timeout`]);
+//! - every state that waits on the peer has a timeout ([`timeout`]): all
+//!   live states but one whose reading code paused while it owes nothing;
 //! - a connection whose peer sent EOF and whose bytes are flushed ends in
 //!   [`Life::Closed`].
 //!
@@ -232,7 +233,8 @@ pub enum Timeout {
     Handshake,
     /// Waiting for the PROXY header: its timeout.
     ProxyHeader,
-    /// Closed: none.
+    /// Closed, or reading paused by code with nothing owed (nothing is
+    /// awaited from the peer): none.
     None,
 }
 

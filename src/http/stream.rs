@@ -136,10 +136,11 @@ pub(crate) enum Framing {
 /// (from timers, other connections' callbacks): a `Copy` handle naming the
 /// connection and how the body is framed.
 ///
-/// While a stream is open the connection reads nothing, and its
-/// [`idle_timeout`](crate::Config::idle_timeout) still runs (the client
-/// sends nothing either): a push stream that should outlive it, an event
-/// stream kept open for hours, needs a longer `idle_timeout`, or `None`.
+/// While a stream is open the connection reads nothing (reading is
+/// paused), so its [`idle_timeout`](crate::Config::idle_timeout) does not
+/// run: an event stream may stay open for hours. A client that stops
+/// reading is still cut off, by the write timeout once bytes are owed, or
+/// by `max_output`.
 ///
 /// ```
 /// use std::time::Duration;

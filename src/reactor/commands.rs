@@ -180,8 +180,12 @@ impl<S> Core<S> {
 
     /// Stops reading from a connection (and answering its buffered
     /// requests) until [`resume_reading`](Core::resume_reading): what its
-    /// peer sends waits in the kernel, and TCP slows the peer down. Returns
-    /// false if it is gone.
+    /// peer sends waits in the kernel, and TCP slows the peer down. While
+    /// paused, the idle and request timeouts do not run (nothing is awaited
+    /// from the peer: a streamed response may last longer than
+    /// `idle_timeout`); the write timeout still does whenever bytes are
+    /// owed, and the idle clock starts again at the resume. Returns false
+    /// if it is gone.
     pub fn pause_reading(&mut self, id: ConnId) -> bool {
         self.command(id, Event::Command(Command::Pause))
     }
@@ -189,6 +193,18 @@ impl<S> Core<S> {
     /// Undoes [`pause_reading`](Core::pause_reading): what is buffered is
     /// answered first. Returns false if the connection is gone.
     pub fn resume_reading(&mut self, id: ConnId) -> bool {
+        // No input timeout ran while paused: the idle clock starts again
+        // now, not at the last byte before the pause.
+        let now = self.now;
+        if let Some(conn) = self.conns.get_mut(id.key())
+            && conn.id == id
+            && conn.state.input == crate::conn::machine::Input::Paused
+        {
+            conn.last_input = now;
+            if conn.request_since.is_some() {
+                conn.request_since = Some(now);
+            }
+        }
         self.command(id, Event::Command(Command::Resume))
     }
 

@@ -2,7 +2,8 @@
 //! ([`machine::timeout`]), arming it lazily after each drive, and closing
 //! the connections whose deadline passed.
 //!
-//! - **Input**: no byte for [`idle_timeout`](crate::Config::idle_timeout),
+//! - **Input** (not while code has paused reading: nothing is awaited
+//!   then): no byte for [`idle_timeout`](crate::Config::idle_timeout),
 //!   whether or not a request is in progress, or a request in progress that
 //!   started [`request_timeout`](crate::Config::request_timeout) ago,
 //!   whichever comes first. A read only stores the time (O(1)); the rule is

@@ -30,6 +30,14 @@ pub fn timeout(state: &State) -> Timeout {
         Life::Connecting => Timeout::Connect,
         Life::Handshaking => Timeout::Handshake,
         Life::ProxyHeader => Timeout::ProxyHeader,
+        // Code paused reading: nothing is awaited from the peer (a response
+        // the server streams, a relay holding one side back), so no input
+        // timeout runs; the write timeout does as soon as bytes are owed.
+        Life::Opening | Life::Open | Life::Draining
+            if !state.is_owing() && state.input == Input::Paused =>
+        {
+            Timeout::None
+        }
         Life::Opening | Life::Open | Life::Draining if !state.is_owing() => Timeout::Input,
         Life::Opening | Life::Open | Life::Draining | Life::Closing(_) => Timeout::Write,
         Life::Lingering(_) => Timeout::Linger,
