@@ -90,7 +90,7 @@ fn hit(s: &mut TcpStream) {
 /// Each sample of a text exposition, as `prometheus_client`'s parser reads
 /// it: `(name, sorted "k=v" labels joined by ",", value)`.
 fn parse_metrics(text: &str) -> Option<Vec<(String, String, f64)>> {
-    if !have("python3", "-c") {
+    if !have("python3", "--version") {
         return None;
     }
     let script = "import sys\n\
