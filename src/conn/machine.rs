@@ -27,8 +27,7 @@
 //! - nothing is written once the write side is [`Output::Shut`];
 //! - nothing is read while bytes are owed, unless the connection relays
 //!   ([`Relay::ReadWhileOwing`]): backpressure for free;
-//! - every state that waits on the peer has a timeout ([`timeout`]): all
-//!   live states but one whose reading code paused while it owes nothing;
+//! - every state that waits on the peer has a timeout ([`timeout`]);
 //! - a connection whose peer sent EOF and whose bytes are flushed ends in
 //!   [`Life::Closed`].
 //!
@@ -233,8 +232,7 @@ pub enum Timeout {
     Handshake,
     /// Waiting for the PROXY header: its timeout.
     ProxyHeader,
-    /// Closed, or reading paused by code with nothing owed (nothing is
-    /// awaited from the peer): none.
+    /// Closed, or paused by code with nothing owed (nothing awaited): none.
     None,
 }
 
