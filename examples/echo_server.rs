@@ -116,6 +116,9 @@ fn serve(args: &Args) -> std::io::Result<()> {
         .timeouts_from_env()
         .workers(workers)
         .build_workers(|_| ())?;
+    // Before the first line is printed: whoever reads it may signal at once
+    // (SIGUSR2's default action would end the process).
+    server.stop_on_signals()?;
     let loops = if workers > 1 {
         format!(" ({workers} loops)")
     } else {
@@ -137,7 +140,6 @@ fn serve(args: &Args) -> std::io::Result<()> {
             std::process::id()
         );
     }
-    server.stop_on_signals()?;
     let stats = server.run()?;
     if workers > 1 {
         for (index, stats) in stats.per_loop.iter().enumerate() {

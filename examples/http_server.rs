@@ -168,6 +168,9 @@ fn serve(args: &Args) -> std::io::Result<()> {
         .timeouts_from_env()
         .workers(workers)
         .build_workers(|_| 0u64)?; // each loop counts its own visitors
+    // Before the first line is printed: whoever reads it may signal at once
+    // (SIGUSR2's default action would end the process).
+    server.stop_on_signals()?;
     let app = match &args.files {
         Some(dir) => router().get("/files/{*path}", static_files(dir)?),
         None => router(),
@@ -196,7 +199,6 @@ fn serve(args: &Args) -> std::io::Result<()> {
             std::process::id()
         );
     }
-    server.stop_on_signals()?;
     let stats = server.run()?;
     if workers > 1 {
         for (index, stats) in stats.per_loop.iter().enumerate() {

@@ -168,6 +168,9 @@ fn main() {
 #[allow(dead_code)]
 fn serve(addr: &str, proxy: bool, admin: Option<&str>) -> std::io::Result<()> {
     let mut server = builder().timeouts_from_env().build(Store::new())?;
+    // Before the first line is printed: whoever reads it may signal at once
+    // (SIGUSR2's default action would end the process).
+    server.stop_on_signals()?;
     // systemd's sockets if it passed any, else ADDR.
     // The admin listener first: after a restart it takes its inherited
     // socket by name, before the app's loop below takes the rest.
@@ -186,7 +189,6 @@ fn serve(addr: &str, proxy: bool, admin: Option<&str>) -> std::io::Result<()> {
         );
     }
     install(&mut server);
-    server.stop_on_signals()?;
     server.run()?;
     Ok(())
 }
