@@ -242,9 +242,28 @@ fn bad_upgrades_are_refused_and_plain_http_still_works() {
         let mut socket = support::connect(server.addr);
         socket.set_read_timeout(Some(WAIT)).unwrap();
         socket.write_all(request.as_bytes()).unwrap();
-        let mut reply = vec![0; 512];
-        let n = socket.read(&mut reply).unwrap();
-        String::from_utf8_lossy(&reply[..n]).into_owned()
+        // One whole response: its head, then Content-Length bytes (a
+        // response may arrive in more than one segment).
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 512];
+        loop {
+            let text = String::from_utf8_lossy(&reply).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    return text;
+                }
+            }
+            let n = socket.read(&mut buf).unwrap();
+            if n == 0 {
+                return text;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
     };
     let upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
     let reply = ask(&format!(
