@@ -327,8 +327,15 @@ fn a_new_copy_that_ignores_the_handed_sockets_refuses_to_start() {
     let mut proc = Proc::spawn_args("reply_server", &["127.0.0.1:0"], &[]);
     let addr = proc.bound_addr("listening on ");
     signal(proc.pid() as i32, "USR2");
-    let refused = proc.wait_for("not taken by this program");
-    assert!(refused.contains("ERROR"), "{refused}");
+    // The log line (stdout) and the program's own exit message (stderr)
+    // both say it, in either order: wait for the logged one.
+    let refused = loop {
+        let line = proc.wait_for("not taken by this program");
+        if line.contains("ERROR") {
+            break line;
+        }
+    };
+    assert!(refused.contains("upgrade: 1 handed-over"), "{refused}");
     let failed = proc.wait_for("upgrade failed");
     assert!(failed.contains("still serving"), "{failed}");
     // The old copy (the test's own child) still answers.
