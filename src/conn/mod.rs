@@ -10,7 +10,7 @@
 //! - [`peer`]: who is at the other end (TCP, Unix with credentials, or the
 //!   client a PROXY header named);
 //! - `proxy_read.rs`: the PROXY header stage's syscalls (peek, then read
-//!   exactly the header);
+//!   exactly the header); `tls_step.rs`: the TLS stage's (one handshake step);
 //! - `recorder.rs`: its flight recorder.
 //!
 //! Nothing here knows the protocol, the slab or the poll: the reactor above
@@ -29,3 +29,4 @@ pub(crate) mod proxy_read;
 pub(crate) mod recorder;
 pub(crate) mod socket;
 pub(crate) mod stream;
+pub(crate) mod tls_step;

@@ -2,9 +2,10 @@
 //! in the flight recorder: `read`, `write`, `shutdown`, and the two
 //! questions asked of a socket (`SO_ERROR`, `getpeername`). With the
 //! `fault-injection` feature, `fault.rs` sits under `read` and `write`
-//! here. A [`Transport`] is a TCP socket, a TLS session on one (the `tls`
-//! feature; its seam sits under the TLS layer, in `tls/stream.rs`), or the
-//! in-memory one of [`twig::testing`](crate::testing).
+//! here. A [`Transport`] is a TCP socket, a Unix-domain one, a TLS session
+//! on a TCP socket (the `tls` feature; its seam sits under the TLS layer,
+//! in `tls/stream.rs`), or the in-memory one of
+//! [`twig::testing`](crate::testing).
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -14,7 +15,6 @@ use mio::net::{TcpStream, UnixStream};
 
 use crate::conn::close::CloseReason;
 use crate::conn::id::ConnId;
-use crate::conn::machine::{Event, Shake};
 use crate::conn::memory::MemorySocket;
 use crate::conn::recorder::{Mark, Recorder};
 use crate::conn::stream::Stream;
@@ -271,29 +271,6 @@ pub(crate) fn shutdown_write(socket: &mut Transport, id: ConnId) -> WriteOutcome
         }
     }
     WriteOutcome::Done
-}
-
-/// One TLS handshake step on an accepted connection, as the machine's
-/// next event (see `tls/stream.rs`).
-pub(crate) fn handshake(socket: &mut Transport, id: ConnId) -> Event {
-    #[cfg(feature = "tls")]
-    if let Transport::Tls(tls) = socket {
-        use crate::tls::stream::Progress;
-        let result = tls.handshake();
-        trace!("{id} TLS handshake step -> {result:?}");
-        return match result {
-            Ok(Progress::Done { owing }) => Event::Shook(Shake::Done { owing }),
-            Ok(Progress::Blocked { owing }) => Event::Shook(Shake::Blocked { owing }),
-            Ok(Progress::Refused) => Event::Shook(Shake::Refused(CloseReason::Tls)),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                log::debug!("{id}: {e}");
-                Event::Abort(CloseReason::Tls)
-            }
-            Err(e) => Event::Abort(classify(&e)),
-        };
-    }
-    let _ = (socket, id);
-    Event::Shook(Shake::Done { owing: false }) // no TLS: nothing to shake
 }
 
 /// For a connect in progress: `None` while it still is, else whether it

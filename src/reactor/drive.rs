@@ -139,7 +139,7 @@ pub(crate) fn drive<S>(
                 }
             },
             Action::Handshake => {
-                let event = socket::handshake(&mut conn.socket, id);
+                let event = crate::conn::tls_step::handshake(&mut conn.socket, id);
                 if let Event::Shook(machine::Shake::Done { .. }) = event {
                     // The idle and request timeouts start after the handshake.
                     conn.last_input = core.now;
