@@ -258,7 +258,7 @@
 //!   [`ReadEdge`](crate::conn::machine::ReadEdge) `Drained`, `Pending` or
 //!   `Hup`, the write edge [`WriteEdge`](crate::conn::machine::WriteEdge)
 //!   `Full` or `Pending`. An event sets them (`Event::Ready`, from
-//!   `src/reactor/turn.rs: on_connection_event`); a `WouldBlock`
+//!   `src/reactor/cycle.rs: on_event`); a `WouldBlock`
 //!   (`Event::ReadBlocked`, `Event::WriteBlocked`) or the short-read rule
 //!   below uses them up. An edge that arrives while the state cannot act on
 //!   it (a connection that owes bytes does not read) stays remembered and is
@@ -290,7 +290,7 @@
 //!   interrupted `poll` ends the turn early with
 //!   [`WakeReason::Interrupted`](crate::WakeReason::Interrupted).
 //! - **Readiness is a hint.** Wake-ups can be spurious, and HUP/ERR flags
-//!   only mean "try the syscall": `on_connection_event` turns them into
+//!   only mean "try the syscall": `on_event` turns them into
 //!   edges to try, nothing more. The fate of a connection is decided by what
 //!   `read`/`write` return (`src/conn/socket.rs: classify`).
 //!
@@ -320,9 +320,11 @@
 //!    waker token means a thread posted work. The signal token means SIGINT
 //!    or SIGTERM. Any other token with generation 0 is a listener, which is
 //!    only marked readable. A token with a generation names a connection:
-//!    `on_connection_event` checks it, notes the event in the connection's
-//!    flight recorder, and drives the connection's machine with
-//!    `Event::Ready` (chapter 4).
+//!    `on_event` (`src/reactor/cycle.rs`) checks it, notes the event in
+//!    the connection's flight recorder, and drives the connection's machine
+//!    with `Event::Ready` (chapter 4), or, for a plain readable edge on a
+//!    connection that is only reading requests, reads and answers at once
+//!    (the request cycle, end of chapter 4).
 //! 4. **Signals** (`on_signals`): the first SIGINT or SIGTERM asks for a
 //!    graceful stop, the second closes everything at once.
 //! 5. **Accept** (`accept`, then `src/reactor/accept.rs: accept_from`,
@@ -562,6 +564,25 @@
 //! ([`machine::timeout`](crate::conn::machine::timeout): input, write,
 //! linger or connect).
 //!
+//! **The request cycle** (`src/reactor/cycle.rs: on_event`) is the path of
+//! an ordinary request, and the one exception to "every event goes to the
+//! driver". When a plain readable edge (no HUP) comes for a connection the
+//! machine calls in the request cycle
+//! ([`in_request_cycle`](crate::conn::machine::in_request_cycle): open,
+//! nothing owed, not relaying, waiting for a request), the machine's answer
+//! is known: read, answer, and read again until a short read. `on_event`
+//! carries that out as one loop: `read`, `frame`/`reply` on the bytes, the
+//! optimistic write, and the machine's own
+//! [`cycle_edge`](crate::conn::machine::cycle_edge) and
+//! [`cycle_answered`](crate::conn::machine::cycle_answered) for the state,
+//! with the connection looked up once per callback. Those functions are the
+//! rules (`src/conn/machine/equivalence.rs` checks them against `next` for
+//! every state and event). Anything else (a blocked write, EOF, an error,
+//! backpressure, a callback that closed or paused its connection) leaves the
+//! cycle as the event it is, and the driver goes on from there. At trace
+//! level there is no cycle: every step goes through the driver, so the
+//! narration shows each one.
+//!
 //! Why linger? If a socket is closed while unread input sits in its receive
 //! queue, the kernel sends a reset instead of a FIN, and the reset can
 //! discard the reply the client has not read yet. So twig shuts down its
@@ -584,7 +605,7 @@
 //! | **one greedy client** streaming at full speed | it keeps the loop to itself while everyone else waits | `io_budget` (256 KiB) per turn, after which it is queued to continue next turn | `src/reactor/drive.rs: drive` (`mark_dirty`) |
 //! | **panicking user code** | an exception in the lesson kills the server for everyone | `catch_unwind` around every callback: that connection closes ([`CloseReason::Panic`](crate::CloseReason::Panic)) and its protocol value is dropped, the loop goes on. A panicking repeating timer is cancelled | `src/reactor/hooks.rs: guarded`, `call` |
 //! | **blocking user code** | every client waits | nothing can preempt it on one thread, but `slow_callback` (100 ms; tighter in debug builds, where it is one of the contract checks) logs a warning naming the callback | `src/reactor/hooks.rs: guarded`, `check_slow`; `src/reactor/contracts.rs` |
-//! | **stale ids and events**: an id kept after its connection closed, or an event for a connection closed earlier in the same batch | bytes or readiness reach the wrong client, once its key is reused | generations (chapter 3): the token is `generation << 32 \| key`, a mismatched or closed one is dropped and counted in [`Stats::stale_events`](crate::Stats::stale_events), keys are freed only in `reap` | `src/conn/id.rs`; `src/reactor/turn.rs: on_connection_event`; `src/reactor/lifecycle.rs: reap` |
+//! | **stale ids and events**: an id kept after its connection closed, or an event for a connection closed earlier in the same batch | bytes or readiness reach the wrong client, once its key is reused | generations (chapter 3): the token is `generation << 32 \| key`, a mismatched or closed one is dropped and counted in [`Stats::stale_events`](crate::Stats::stale_events), keys are freed only in `reap` | `src/conn/id.rs`; `src/reactor/cycle.rs: on_event`; `src/reactor/lifecycle.rs: reap` |
 //! | **reset on close** | the last reply is lost | lingering (chapter 4), bounded by `linger_timeout` (2 s) and by `LINGER_MAX_BYTES` (256 KiB) of discarded input | `src/reactor/drive.rs: drive` (`Action::Discard`) |
 //! | **a stop that never ends**: a client that keeps a reply unread | the process cannot exit | `drain_timeout` (10 s), then what is left is closed | `src/reactor/lifecycle.rs: stop_if_asked` |
 //!

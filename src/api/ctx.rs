@@ -37,7 +37,22 @@ use crate::reactor::core::Core;
 pub struct Ctx<'a, S = ()> {
     pub(crate) core: &'a mut Core<S>,
     pub(crate) id: ConnId,
-    pub(crate) peer: Peer,
+    /// The peer, for a callback whose connection has left the slab
+    /// (`on_close`); `None` while it is there, where [`peer`](Ctx::peer)
+    /// looks it up: a request then copies no address.
+    pub(crate) peer: Option<Peer>,
+}
+
+impl<'a, S> Ctx<'a, S> {
+    /// The context of a callback for `id`, which is in the slab.
+    #[inline(always)]
+    pub(crate) fn new(core: &'a mut Core<S>, id: ConnId) -> Ctx<'a, S> {
+        Ctx {
+            core,
+            id,
+            peer: None,
+        }
+    }
 }
 
 impl<S> Ctx<'_, S> {
@@ -52,7 +67,10 @@ impl<S> Ctx<'_, S> {
     /// PROXY header ([`Listen::proxy_protocol`](crate::Listen::proxy_protocol)),
     /// the client it named.
     pub fn peer(&self) -> Peer {
-        self.peer
+        match self.peer {
+            Some(peer) => peer,
+            None => self.core.peer_of(self.id),
+        }
     }
 
     /// What this connection's PROXY header said beside the client: the

@@ -347,4 +347,4 @@ mod tests;
 
 pub use events::{Command, Ending, Event, HeaderRead, Shake, Wrote};
 pub use rules::timeout;
-pub use shortcut::{cycle_edge, cycle_read, in_request_cycle, next};
+pub use shortcut::{Cycle, cycle_answered, cycle_edge, cycle_read, in_request_cycle, next};

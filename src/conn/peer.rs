@@ -6,6 +6,8 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::conn::id::ConnId;
+
 /// The other end of a connection, as [`Ctx::peer`](crate::Ctx::peer) gives
 /// it. Small and `Copy`, like the `SocketAddr` it wraps.
 ///
@@ -87,4 +89,17 @@ pub struct Proxied {
     pub proxy: Peer,
     /// The address the client connected to (the proxy's frontend).
     pub destination: SocketAddr,
+}
+
+/// Names a connection in log lines: `#key.generation peer` (the peer left
+/// out when it is not known).
+pub(crate) struct Who(pub ConnId, pub Option<Peer>);
+
+impl fmt::Display for Who {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(peer) => write!(f, "{} {peer}", self.0),
+            None => write!(f, "{}", self.0),
+        }
+    }
 }

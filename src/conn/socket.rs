@@ -7,7 +7,7 @@
 //! in `tls/stream.rs`), or the in-memory one of
 //! [`twig::testing`](crate::testing).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
 
 use log::trace;
@@ -43,22 +43,28 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
+    /// A kernel socket's `recv` and `send` go straight to the syscall
+    /// (rustix): through `std`'s `Read` and `Write` they cost two wrapper
+    /// calls and libc's own, some 20 instructions a request each way.
     #[inline(always)]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use rustix::net::{RecvFlags, recv};
         match self {
-            Transport::Tcp(socket) => socket.read(buf),
-            Transport::Unix(socket) => socket.read(buf),
+            Transport::Tcp(socket) => Ok(recv(&*socket, buf, RecvFlags::empty())?.0),
+            Transport::Unix(socket) => Ok(recv(&*socket, buf, RecvFlags::empty())?.0),
             Transport::Memory(pipe) => pipe.read(buf),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.read(buf),
         }
     }
 
+    /// `MSG_NOSIGNAL`: a peer gone is an `EPIPE` here, never a `SIGPIPE`.
     #[inline(always)]
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        use rustix::net::{SendFlags, send};
         match self {
-            Transport::Tcp(socket) => socket.write(bytes),
-            Transport::Unix(socket) => socket.write(bytes),
+            Transport::Tcp(socket) => Ok(send(&*socket, bytes, SendFlags::NOSIGNAL)?),
+            Transport::Unix(socket) => Ok(send(&*socket, bytes, SendFlags::NOSIGNAL)?),
             Transport::Memory(pipe) => pipe.write(bytes),
             #[cfg(feature = "tls")]
             Transport::Tls(tls) => tls.write(bytes),
@@ -143,6 +149,18 @@ pub(crate) fn read(
     recorder: &mut Recorder,
     buf: &mut [u8],
 ) -> ReadOutcome {
+    read_narrated::<true>(socket, id, recorder, buf)
+}
+
+/// [`read`], narrated at trace level only if `NARRATE`: the request cycle,
+/// which runs only while trace is off, spares the check.
+#[inline(always)]
+pub(crate) fn read_narrated<const NARRATE: bool>(
+    socket: &mut Transport,
+    id: ConnId,
+    recorder: &mut Recorder,
+    buf: &mut [u8],
+) -> ReadOutcome {
     debug_assert!(!buf.is_empty(), "a 0-byte read would look like EOF");
     loop {
         // The seam sits under TCP only: the in-memory harness has no poll
@@ -158,7 +176,9 @@ pub(crate) fn read(
         };
         #[cfg(not(feature = "fault-injection"))]
         let result = socket.read(buf);
-        trace!("{id} read({}) -> {:?}", buf.len(), Brief(&result));
+        if NARRATE {
+            trace!("{id} read({}) -> {:?}", buf.len(), Brief(&result));
+        }
         return match result {
             Ok(0) => {
                 recorder.record(Mark::Eof);
@@ -190,6 +210,18 @@ pub(crate) fn write(
     recorder: &mut Recorder,
     bytes: &[u8],
 ) -> (usize, WriteOutcome) {
+    write_narrated::<true>(socket, id, recorder, bytes)
+}
+
+/// [`write`], narrated at trace level only if `NARRATE` (see
+/// [`read_narrated`]).
+#[inline(always)]
+pub(crate) fn write_narrated<const NARRATE: bool>(
+    socket: &mut Transport,
+    id: ConnId,
+    recorder: &mut Recorder,
+    bytes: &[u8],
+) -> (usize, WriteOutcome) {
     let mut done = 0;
     while done < bytes.len() {
         #[cfg(feature = "fault-injection")]
@@ -203,7 +235,9 @@ pub(crate) fn write(
         };
         #[cfg(not(feature = "fault-injection"))]
         let result = socket.write(&bytes[done..]);
-        trace!("{id} write({}) -> {:?}", bytes.len() - done, Brief(&result));
+        if NARRATE {
+            trace!("{id} write({}) -> {:?}", bytes.len() - done, Brief(&result));
+        }
         match result {
             // A 0-byte write of a non-empty buffer cannot make progress.
             Ok(0) => {

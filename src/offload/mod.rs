@@ -33,7 +33,7 @@ use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Command, Event, Input, Life};
 use crate::reactor::core::Core;
-use crate::reactor::hooks::{Who, deliver, guarded, panic_message};
+use crate::reactor::hooks::{deliver, guarded, panic_message};
 use pool::{Pool, Refused};
 
 /// Why work could not be offloaded. Nothing was queued; the caller decides
@@ -215,9 +215,12 @@ fn hand_back<S, T>(
     core.feed(key, Event::JobDone);
     core.dispatching = Some(id);
     core.dispatched_moved = false;
-    let called = guarded(core, Who(id, peer), "offload result", |core| {
-        then(value, &mut Ctx { core, id, peer })
-    });
+    let called = guarded(
+        core,
+        |core| core.who(id),
+        "offload result",
+        |core| then(value, &mut Ctx::new(core, id)),
+    );
     core.dispatching = None;
     let (wrote, _) = deliver(core, key);
     if called.is_none() {

@@ -9,7 +9,7 @@ use crate::api::protocol::{After, Frame, Protocol, Violation};
 use crate::conn::machine::{Ending, Input, Life, Wrote};
 use crate::conn::recorder::Mark;
 use crate::reactor::core::Core;
-use crate::reactor::hooks::{Who, deliver, guarded, write_reply};
+use crate::reactor::hooks::{deliver, guarded, write_reply};
 use crate::reactor::protocols::Protocols;
 
 /// What answering did: why it stopped, what became of the replies, and how
@@ -31,7 +31,7 @@ pub(crate) fn answer<S>(
         return (Ending::Waiting, Wrote::Nothing, 0);
     };
     let conn = &mut core.conns[key];
-    let (id, peer) = (conn.id, conn.peer);
+    let id = conn.id;
     let mut input = std::mem::take(&mut conn.input); // empty: no allocation
     let buf: &[u8] = match fresh {
         Some(n) if input.is_empty() => &scratch[..n],
@@ -44,9 +44,12 @@ pub(crate) fn answer<S>(
 
     core.dispatching = Some(id);
     core.dispatched_moved = false;
-    let result = guarded(core, Who(id, peer), "reply", |core| {
-        frame_and_reply(&mut Ctx { core, id, peer }, protocol, buf)
-    });
+    let result = guarded(
+        core,
+        |core| core.who(id),
+        "reply",
+        |core| frame_and_reply(&mut Ctx::new(core, id), protocol, buf),
+    );
     core.dispatching = None;
 
     let Some((consumed, answered, ending)) = result else {
@@ -82,9 +85,10 @@ pub(crate) fn answer<S>(
 }
 
 /// The frame/reply loop over `buf`. Returns how many bytes were consumed,
-/// how many requests were answered, and why it stopped.
+/// how many requests were answered, and why it stopped. Shared with the
+/// request cycle ([`cycle`](super::cycle)).
 #[inline(always)]
-fn frame_and_reply<S>(
+pub(crate) fn frame_and_reply<S>(
     ctx: &mut Ctx<'_, S>,
     protocol: &mut dyn Protocol<S>,
     buf: &[u8],
@@ -140,7 +144,7 @@ fn frame_and_reply<S>(
             Frame::Invalid(why) => break Violation::Invalid(why),
         }
     };
-    debug!("{} {}: {violation}", ctx.id, ctx.peer);
+    debug!("{} {}: {violation}", ctx.id, ctx.peer());
     protocol.on_violation(&violation, ctx);
     (consumed, answered, Ending::Violation)
 }

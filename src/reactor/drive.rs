@@ -48,26 +48,6 @@ pub(crate) fn drive<S>(
     };
     #[cfg(debug_assertions)]
     crate::reactor::contracts::test_hooks(core, id, &mut event);
-    // The request cycle first: while the connection just reads and answers
-    // (the machine's shortcut, see `machine::in_request_cycle`), read on
-    // without a general step per read.
-    if let Event::Ready {
-        read: true,
-        write,
-        hup: false,
-    } = event
-        && !log::log_enabled!(log::Level::Trace) // the trace narrates every step
-        && machine::in_request_cycle(&core.conns[key].state)
-    {
-        match request_cycle(core, protocols, scratch, key, write, &mut budget) {
-            Some(next) => event = next, // left the cycle: the general steps go on
-            None => {
-                core.conns[key].budget_left = budget;
-                timeouts::arm(core, key);
-                return;
-            }
-        }
-    }
     let mut connect_error = None;
     loop {
         // Core::feed, with the connection looked up once per step.
@@ -225,8 +205,8 @@ fn hook<S>(
 
 /// [`Action::Read`]: one `read`, and what came answered at once, straight
 /// from the scratch buffer (no copy in the common case). Returns the outcome
-/// as the machine's next event. Not inlined: the request cycle has its own
-/// copy of this path, and a second inlined one costs it registers.
+/// as the machine's next event. (An ordinary request takes the request
+/// cycle instead, [`cycle`](super::cycle).)
 #[inline(never)]
 fn read_and_answer<S>(
     core: &mut Core<S>,
@@ -253,63 +233,5 @@ fn read_and_answer<S>(
         ReadOutcome::Eof => Event::ReadEof,
         ReadOutcome::WouldBlock => Event::ReadBlocked,
         ReadOutcome::Failed(reason) => Event::Abort(reason),
-    }
-}
-
-/// The request cycle: a readable edge in a state where the machine's
-/// answer is "read, answer, read again until a short read" (see
-/// [`machine::in_request_cycle`]), carried out as a loop instead of one
-/// general step per read. Each turn of the loop applies exactly what
-/// [`machine::next`] would (`tests.rs` checks the cycle against it). Returns
-/// `None` once the socket is drained (the machine would say `Wait`), or the
-/// event to feed to the general steps when the cycle is left (a blocked
-/// write, a close, EOF, an error, backpressure, the budget).
-#[inline(always)]
-fn request_cycle<S>(
-    core: &mut Core<S>,
-    protocols: &mut Protocols<S>,
-    scratch: &mut [u8],
-    key: usize,
-    write: bool,
-    budget: &mut usize,
-) -> Option<Event> {
-    let state = &mut core.conns[key].state;
-    *state = machine::cycle_edge(*state, write);
-    loop {
-        let conn = &mut core.conns[key];
-        if *budget == 0 {
-            let id = conn.id;
-            core.mark_dirty(id); // fairness: go on next turn (no edge will come)
-            return None;
-        }
-        let n = match socket::read(&mut conn.socket, conn.id, &mut conn.recorder, scratch) {
-            ReadOutcome::Data(n) => n,
-            ReadOutcome::Eof => return Some(Event::ReadEof),
-            ReadOutcome::WouldBlock => return Some(Event::ReadBlocked),
-            ReadOutcome::Failed(reason) => return Some(Event::Abort(reason)),
-        };
-        core.stats.bytes_in += n as u64;
-        conn.bytes_in += n as u64;
-        *budget = budget.saturating_sub(n);
-        conn.last_input = core.now;
-        let short = n < scratch.len();
-        let (ending, wrote, out) = answer(core, protocols, scratch, key, Some(n));
-        *budget = budget.saturating_sub(out);
-        let state = &mut core.conns[key].state;
-        match machine::cycle_read(*state, short, ending, wrote) {
-            Some((next, again)) => {
-                *state = next;
-                if !again {
-                    return None;
-                }
-            }
-            None => {
-                return Some(Event::ReadAnswered {
-                    short,
-                    ending,
-                    wrote,
-                });
-            }
-        }
     }
 }

@@ -13,7 +13,6 @@ use crate::api::ctx::Ctx;
 use crate::api::protocol::Protocol;
 use crate::conn::close::CloseReason;
 use crate::conn::connection::Connection;
-use crate::conn::id::ConnId;
 use crate::conn::machine::Wrote;
 use crate::conn::socket::{self, WriteOutcome};
 use crate::reactor::core::Core;
@@ -30,13 +29,15 @@ pub(crate) fn call<S, T>(
     what: &str,
     hook: impl FnOnce(&mut dyn Protocol<S>, &mut Ctx<'_, S>) -> T,
 ) -> Option<(T, Wrote, usize)> {
-    let conn = &core.conns[key];
-    let (id, peer) = (conn.id, conn.peer);
+    let id = core.conns[key].id;
     let protocol = protocols.get(key)?;
     core.dispatching = Some(id);
-    let result = guarded(core, Who(id, peer), what, |core| {
-        hook(protocol, &mut Ctx { core, id, peer })
-    });
+    let result = guarded(
+        core,
+        |core| core.who(id),
+        what,
+        |core| hook(protocol, &mut Ctx::new(core, id)),
+    );
     core.dispatching = None;
     match result {
         Some(value) => {
@@ -93,35 +94,46 @@ pub(crate) fn write_reply(
         conn.queue(reply);
         (Wrote::Queued, 0)
     } else {
-        match socket::write(&mut conn.socket, conn.id, &mut conn.recorder, reply) {
-            (n, WriteOutcome::Done) => (Wrote::All, n),
-            (n, WriteOutcome::Blocked) => {
-                conn.queue(&reply[n..]);
-                conn.since = now;
-                (Wrote::Blocked, n)
-            }
-            (n, WriteOutcome::Failed(reason)) => (Wrote::Failed(reason), n),
-        }
+        return write_now::<true>(conn, reply, now);
     };
     conn.bytes_out += result.1 as u64;
     reply.clear();
     result
 }
 
-/// Names a connection in log lines: `#key.generation peer`.
-pub(crate) struct Who(pub ConnId, pub crate::conn::peer::Peer);
-
-impl std::fmt::Display for Who {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.0, self.1)
-    }
+/// The optimistic write itself, for a connection that may write now
+/// (`state.can_write_now()`, nothing owed): what the socket does not take is
+/// queued. Leaves `reply` empty; returns what became of it and how many
+/// bytes were written. Narrated at trace level if `NARRATE`.
+#[inline(always)]
+pub(crate) fn write_now<const NARRATE: bool>(
+    conn: &mut Connection,
+    reply: &mut Vec<u8>,
+    now: Instant,
+) -> (Wrote, usize) {
+    debug_assert!(conn.state.can_write_now() && conn.owed() == 0);
+    let (socket, recorder) = (&mut conn.socket, &mut conn.recorder);
+    let result = match socket::write_narrated::<NARRATE>(socket, conn.id, recorder, reply) {
+        (n, WriteOutcome::Done) => (Wrote::All, n),
+        (n, WriteOutcome::Blocked) => {
+            conn.queue(&reply[n..]);
+            conn.since = now;
+            (Wrote::Blocked, n)
+        }
+        (n, WriteOutcome::Failed(reason)) => (Wrote::Failed(reason), n),
+    };
+    conn.bytes_out += result.1 as u64;
+    reply.clear();
+    result
 }
 
 /// Runs user code on behalf of `who`, turning a panic into `None` (logged
 /// with the peer) and warning when the call blocked the loop too long.
-pub(crate) fn guarded<S, T>(
+/// `who` names it only when a line is logged: the common case builds no
+/// name (and copies no peer address).
+pub(crate) fn guarded<S, T, W: std::fmt::Display>(
     core: &mut Core<S>,
-    who: impl std::fmt::Display,
+    who: impl Fn(&Core<S>) -> W,
     what: &str,
     f: impl FnOnce(&mut Core<S>) -> T,
 ) -> Option<T> {
@@ -135,14 +147,18 @@ pub(crate) fn guarded<S, T>(
         // less than the limit never gets past this comparison: the common
         // case costs no subtraction (std's `Instant - Instant` is dear).
         if end > core.slow_after {
-            check_slow(core, end, &who, what);
+            check_slow(core, end, &who(core), what);
         }
         core.clock = end;
     }
     match result {
         Ok(value) => Some(value),
         Err(payload) => {
-            error!("{who}: {what} panicked: {}", panic_message(&*payload));
+            error!(
+                "{}: {what} panicked: {}",
+                who(core),
+                panic_message(&*payload)
+            );
             None
         }
     }

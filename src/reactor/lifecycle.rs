@@ -10,8 +10,9 @@ use crate::api::ctx::Ctx;
 use crate::conn::close::CloseReason;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Command, Event, Life};
+use crate::conn::peer::Who;
 use crate::reactor::core::{Callback, Core};
-use crate::reactor::hooks::{Who, guarded};
+use crate::reactor::hooks::guarded;
 use crate::reactor::server::Server;
 
 /// How long the old copy of a restart goes on serving its connections as
@@ -42,12 +43,12 @@ impl<S: 'static> Server<S> {
             crate::reactor::contracts::timer_fires(core, id);
             let again = match callback {
                 Callback::Once(f) => {
-                    guarded(core, id, "timer", f);
+                    guarded(core, |_| id, "timer", f);
                     None
                 }
                 // A repeating timer that panicked is cancelled.
                 Callback::Every(mut f, interval) => {
-                    guarded(core, id, "timer", |core| f(core)).map(|()| {
+                    guarded(core, |_| id, "timer", |core| f(core)).map(|()| {
                         // Keep the cadence (no drift), but never schedule into
                         // the past after a long stall: skip missed ticks.
                         let mut next = at + interval;
@@ -70,7 +71,7 @@ impl<S: 'static> Server<S> {
         let mut jobs = std::mem::take(&mut self.jobs);
         self.shared.swap_jobs(&mut jobs);
         for job in jobs.drain(..) {
-            guarded(&mut self.core, "handle", "posted closure", job);
+            guarded(&mut self.core, |_| "handle", "posted closure", job);
         }
         self.jobs = jobs; // empty, keeping its capacity for the next swap
         if self.shared.stop.load(Ordering::Acquire) {
@@ -200,9 +201,15 @@ impl<S: 'static> Server<S> {
             drop(conn);
             trace!("{id} close() -> dropped");
             if let Some(mut protocol) = self.protocols.remove(key) {
-                guarded(core, Who(id, peer), "on_close", |core| {
-                    protocol.on_close(reason, &mut Ctx { core, id, peer })
-                });
+                guarded(
+                    core,
+                    |_| Who(id, Some(peer)),
+                    "on_close",
+                    |core| {
+                        let peer = Some(peer);
+                        protocol.on_close(reason, &mut Ctx { core, id, peer })
+                    },
+                );
                 core.reply.clear(); // what on_close writes goes nowhere
             }
             self.quiet.full = false;

@@ -9,6 +9,8 @@
 //!   file, systemd's), and accepting from either;
 //! - `listeners.rs`: the server's `listen` and `listen_at`;
 //! - `accept.rs`: the accept policy (budgets, limits, exhaustion);
+//! - `cycle.rs`: an event for a connection, and the request cycle (the
+//!   path of an ordinary request: read, answer, read again);
 //! - `drive.rs`: carries out a connection's machine actions;
 //! - `answer.rs`: the frame/reply loop over buffered input;
 //! - `hooks.rs`: calling user code safely, and writing its reply;
@@ -41,6 +43,7 @@ pub(crate) mod commands;
 #[cfg(debug_assertions)]
 pub(crate) mod contracts;
 pub(crate) mod core;
+pub(crate) mod cycle;
 pub(crate) mod drive;
 pub(crate) mod group;
 pub(crate) mod handoff;

@@ -17,11 +17,9 @@ use log::trace;
 use crate::api::turn::WakeReason;
 use crate::conn::id::{self as token, ConnId};
 use crate::conn::machine::Event;
-use crate::conn::recorder::{EventFlags, Mark};
 use crate::reactor::accept::{AcceptStop, accept_from};
-use crate::reactor::core::Core;
+use crate::reactor::cycle::on_event;
 use crate::reactor::drive::drive;
-use crate::reactor::protocols::Protocols;
 use crate::reactor::server::Server;
 use crate::reactor::timeouts;
 
@@ -136,7 +134,7 @@ impl<S: 'static> Server<S> {
                 token::WAKER => woken = true,
                 token::SIGNALS => signalled = true,
                 token => match ConnId::from_token(token) {
-                    Some(id) => on_connection_event(
+                    Some(id) => on_event(
                         &mut self.core,
                         &mut self.protocols,
                         &mut self.scratch,
@@ -236,52 +234,4 @@ impl<S: 'static> Server<S> {
             self.core.dirty = dirty;
         }
     }
-}
-
-/// Hands an event's readiness to its connection's machine and drives it.
-/// Events for a connection that is gone (or whose key now belongs to
-/// another) are counted and dropped.
-fn on_connection_event<S>(
-    core: &mut Core<S>,
-    protocols: &mut Protocols<S>,
-    scratch: &mut [u8],
-    id: ConnId,
-    event: &mio::event::Event,
-) {
-    let Some(conn) = core.conns.get_mut(id.key()).filter(|c| c.id == id) else {
-        core.stats.stale_events += 1;
-        trace!("{id} stale event dropped (connection gone)");
-        return;
-    };
-    trace!(
-        "{id} event: readable={} writable={} read_closed={} write_closed={} error={}",
-        event.is_readable(),
-        event.is_writable(),
-        event.is_read_closed(),
-        event.is_write_closed(),
-        event.is_error()
-    );
-    if !conn.state.is_live() {
-        core.stats.stale_events += 1;
-        trace!("{id} event after close dropped");
-        return;
-    }
-    let bit = |set: bool, bit: u8| if set { bit } else { 0 };
-    let flags = bit(event.is_readable(), EventFlags::READABLE)
-        | bit(event.is_writable(), EventFlags::WRITABLE)
-        | bit(event.is_read_closed(), EventFlags::HUP)
-        | bit(event.is_error(), EventFlags::ERROR);
-    let turn = core.stats.turns as u32;
-    conn.recorder.record(Mark::Event {
-        turn,
-        flags: EventFlags::new(flags),
-    });
-    // HUP and ERR only say "try the syscall": they mark the edges, and read
-    // or write will report what happened.
-    let ready = Event::Ready {
-        read: event.is_readable() || event.is_read_closed() || event.is_error(),
-        write: event.is_writable() || event.is_write_closed() || event.is_error(),
-        hup: event.is_read_closed(),
-    };
-    drive(core, protocols, scratch, id, ready);
 }

@@ -34,11 +34,9 @@ fn the_request_cycle_is_the_rules() {
                 hup: false,
             };
             let expected = next(state, ready);
-            assert_eq!(
-                expected,
-                (super::cycle_edge(state, write), Action::Read),
-                "{state}"
-            );
+            let mut s = state;
+            super::cycle_edge(&mut s, write);
+            assert_eq!(expected, (s, Action::Read), "{state}");
             edges += 1;
         }
     }
@@ -64,6 +62,40 @@ fn the_request_cycle_is_the_rules() {
         edges > 2 && reads > 2,
         "the cycle covered {edges} edges, {reads} reads"
     );
+}
+
+#[test]
+fn the_cycle_in_place_is_the_cycle() {
+    let mut checked = 0;
+    let edged = states()
+        .into_iter()
+        .filter(super::in_request_cycle)
+        .map(|mut state| {
+            super::cycle_edge(&mut state, false);
+            state
+        });
+    for state in edged {
+        for event in events() {
+            let Event::ReadAnswered {
+                short,
+                ending,
+                wrote,
+            } = event
+            else {
+                continue;
+            };
+            let mut s = state;
+            let found = super::cycle_answered(&mut s, short, ending, wrote);
+            let expected = match super::cycle_read(state, short, ending, wrote) {
+                Some((next, true)) => (next, Cycle::Again),
+                Some((next, false)) => (next, Cycle::Drained),
+                None => (state, Cycle::Leave),
+            };
+            assert_eq!((s, found), expected, "{state} + {event:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 10, "only {checked} pairs");
 }
 
 #[test]

@@ -81,15 +81,15 @@ pub fn in_request_cycle(state: &State) -> bool {
 }
 
 /// In the request cycle, a readable edge (`Ready { read: true, write, hup:
-/// false }`): the state [`next`] gives; its action is always
+/// false }`): turns `s` into the state [`next`] gives (in place: it writes
+/// the two edges, not the whole state); its action is always
 /// [`Action::Read`].
 #[inline(always)]
-pub fn cycle_edge(mut s: State, write: bool) -> State {
+pub fn cycle_edge(s: &mut State, write: bool) {
     s.ready.read = ReadEdge::Pending;
     if write {
         s.ready.write = WriteEdge::Pending;
     }
-    s
 }
 
 /// In the request cycle, a read and its answer (the parts of
@@ -112,6 +112,37 @@ pub fn cycle_read(
         s.ready.read = ReadEdge::Drained;
     }
     Some((s, s.ready.read == ReadEdge::Pending))
+}
+
+/// What [`cycle_answered`] found: read again, stop (drained: wait for the
+/// next edge), or leave the cycle (feed the event to [`next`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cycle {
+    /// Read again ([`Action::Read`]).
+    Again,
+    /// The read was short: the socket is drained ([`Action::Wait`]).
+    Drained,
+    /// The pair is not the cycle's: feed `ReadAnswered` to [`next`].
+    Leave,
+}
+
+/// [`cycle_read`] in place, for the state [`cycle_edge`] gave when nothing
+/// has fed the machine since (so its read edge is still `Pending`): a
+/// read answered in full keeps it in the cycle, and a short one marks the
+/// socket drained. It writes at most the read edge, where `cycle_read`
+/// rebuilds the whole state (a test checks the two agree).
+#[inline(always)]
+pub fn cycle_answered(s: &mut State, short: bool, ending: Ending, wrote: Wrote) -> Cycle {
+    debug_assert!(in_request_cycle(s) && s.ready.read == ReadEdge::Pending);
+    let whole = ending == Ending::Waiting && matches!(wrote, Wrote::All | Wrote::Nothing);
+    if !whole {
+        Cycle::Leave
+    } else if short {
+        s.ready.read = ReadEdge::Drained;
+        Cycle::Drained
+    } else {
+        Cycle::Again
+    }
 }
 
 /// Whether [`next`] takes the per-request shortcut for this pair.
