@@ -163,7 +163,7 @@
 //! |---|---|---|
 //! | `epoll_create1` | [`mio::Poll::new`] | one per [`Server`](crate::Server) |
 //! | `epoll_ctl(ADD, fd, events, data)` | [`mio::Registry::register`] with a [`mio::Token`] | each listener in `Server::listen`, each connection in `src/reactor/commands.rs: Core::insert` (from `src/reactor/accept.rs: add`, or [`Core::connect`](crate::Core::connect)) |
-//! | `epoll_wait` | [`mio::Poll::poll`], filling [`mio::Events`] | `src/reactor/turn.rs: Server::poll` |
+//! | `epoll_wait` | [`mio::Poll::poll`], filling [`mio::Events`] | `src/reactor/turn.rs: Server::poll` calls `epoll_wait` on the instance mio built (`src/reactor/poll.rs: wait`, through rustix), and reads each event's bits itself (`src/conn/readiness.rs`, mio's meanings as plain bit tests): mio's own decoding costs about as much again as a request's machine step |
 //! | `data` in each event | `event.token()` | `src/conn/id.rs`: a listener's index, the waker, the signals, or a [`ConnId`](crate::ConnId) |
 //!
 //! Here is the lesson's exchange with bare mio, in one thread. The client is

@@ -58,7 +58,7 @@ pub enum AtCapacity {
 /// | figure | value | what it is |
 /// |---|---|---|
 /// | `LINGER_MAX_BYTES` in `src/reactor/drive.rs` | 256 KiB | most input a lingering connection discards before it closes anyway |
-/// | `Events::with_capacity` in `src/reactor/server.rs` | 1024 | most readiness events one `poll` returns (more wait for the next turn) |
+/// | `EVENTS_CAPACITY` in `src/reactor/poll.rs` | 1024 | most readiness events one `poll` returns (more wait for the next turn) |
 /// | `SLEEP_REUSE` in `src/reactor/sleep.rs` | 1 ms | how long a computed `poll` timeout is reused (a deadline may be met that much late) |
 /// | `CAPACITY` in `src/conn/recorder.rs` | 16 | marks kept by each connection's flight recorder |
 /// | `HIGH_WATER` in `src/http/stream.rs` | 64 KiB | body bytes an HTTP pull stream puts in the reply before it waits for the socket to take them |

@@ -11,7 +11,8 @@
 //!   client a PROXY header named);
 //! - `proxy_read.rs`: the PROXY header stage's syscalls (peek, then read
 //!   exactly the header); `tls_step.rs`: the TLS stage's (one handshake step);
-//! - `recorder.rs`: its flight recorder.
+//! - `recorder.rs`: its flight recorder; `readiness.rs`: what an epoll
+//!   event says of its socket.
 //!
 //! Nothing here knows the protocol, the slab or the poll: the reactor above
 //! drives a connection by feeding its machine events and carrying out the
@@ -26,6 +27,7 @@ pub mod machine;
 pub(crate) mod memory;
 pub mod peer;
 pub(crate) mod proxy_read;
+pub(crate) mod readiness;
 pub(crate) mod recorder;
 pub(crate) mod socket;
 pub(crate) mod stream;

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::conn::machine::Life;
+use crate::conn::readiness::Readiness;
 
 /// How many marks a connection remembers (a power of two).
 const CAPACITY: usize = 16;
@@ -36,32 +37,31 @@ pub(crate) enum Mark {
     To(Life),
 }
 
-/// The readiness flags of one event, packed.
+/// The readiness of one event, as its epoll bits in one byte (decoded only
+/// when shown: the loop stores what `epoll_wait` gave, as it is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct EventFlags(u8);
 
 impl EventFlags {
-    pub(crate) const READABLE: u8 = 1;
-    pub(crate) const WRITABLE: u8 = 2;
-    pub(crate) const HUP: u8 = 4;
-    pub(crate) const ERROR: u8 = 8;
-
-    pub(crate) fn new(bits: u8) -> EventFlags {
-        EventFlags(bits)
+    #[inline(always)]
+    pub(crate) fn new(readiness: Readiness) -> EventFlags {
+        EventFlags(readiness.compact())
     }
 }
 
+/// `R|W`, `R|HUP`...: readable, writable, the peer hung up, an error.
 impl fmt::Display for EventFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = Readiness::from_compact(self.0);
         let names = [
-            (Self::READABLE, "R"),
-            (Self::WRITABLE, "W"),
-            (Self::HUP, "HUP"),
-            (Self::ERROR, "ERR"),
+            (r.is_readable(), "R"),
+            (r.is_writable(), "W"),
+            (r.is_read_closed(), "HUP"),
+            (r.is_error(), "ERR"),
         ];
         let mut sep = "";
-        for (bit, name) in names {
-            if self.0 & bit != 0 {
+        for (set, name) in names {
+            if set {
                 write!(f, "{sep}{name}")?;
                 sep = "|";
             }
@@ -164,7 +164,8 @@ mod tests {
         let mut r = Recorder::new();
         r.record(Mark::Event {
             turn: 7,
-            flags: EventFlags::new(EventFlags::READABLE | EventFlags::HUP),
+            // EPOLLIN | EPOLLHUP
+            flags: EventFlags::new(Readiness::from_compact(0x01 | 0x10)),
         });
         r.record(Mark::Read(16));
         assert_eq!(r.to_string(), "[turn 7] event R|HUP; read 16");

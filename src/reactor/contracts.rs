@@ -130,14 +130,19 @@ fn unread(conn: &Connection) -> u64 {
 
 /// Check 2, second half: right after the poll's events were dispatched,
 /// names the suspects of the last turn that no event reached.
-pub(crate) fn after_dispatch<S>(core: &mut Core<S>, events: &mio::Events, reason: WakeReason) {
+pub(crate) fn after_dispatch<S>(
+    core: &mut Core<S>,
+    events: &crate::reactor::poll::Events,
+    reason: WakeReason,
+) {
     if core.contracts.suspects.is_empty() {
         return;
     }
     let mut suspects = std::mem::take(&mut core.contracts.suspects);
     // An interrupted poll harvested nothing; a full events buffer leaves
     // ready sockets for the next poll. Either way "no event" proves nothing.
-    let harvested = reason != WakeReason::Interrupted && events.iter().count() < events.capacity();
+    let full = events.len() >= crate::reactor::poll::EVENTS_CAPACITY;
+    let harvested = reason != WakeReason::Interrupted && !full;
     for &id in suspects.iter().filter(|_| harvested) {
         let Some(conn) = core.conns.get(id.key()).filter(|c| c.id == id) else {
             continue;

@@ -5,6 +5,7 @@
 //! - `turn.rs`: one turn as named phases (poll, dispatch, accept, drive,
 //!   deadlines and timers, posted jobs, stop, reap);
 //! - `sleep.rs`: how long `poll` may sleep (the nearest deadline);
+//!   `poll.rs`: the sleep itself, `epoll_wait` on the instance mio built;
 //! - `listen.rs`: listening sockets, TCP and Unix (binding, a stale socket
 //!   file, systemd's), and accepting from either;
 //! - `listeners.rs`: the server's `listen` and `listen_at`;
@@ -52,6 +53,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod listen;
 pub(crate) mod listeners;
 pub(crate) mod open;
+pub(crate) mod poll;
 pub(crate) mod protocols;
 pub(crate) mod remote;
 pub(crate) mod server;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use log::info;
-use mio::{Events, Poll, Waker};
+use mio::{Poll, Waker};
 
 use crate::api::config::{Builder, Config, validated};
 use crate::api::handle::Handle;
@@ -44,8 +44,8 @@ use crate::reactor::protocols::Protocols;
 pub struct Server<S> {
     /// The `epoll` instance every socket is registered with.
     pub(super) poll: Poll,
-    /// Reused buffer `poll` fills with readiness events.
-    pub(super) events: Events,
+    /// Reused buffer `poll` fills with readiness events (`reactor/poll.rs`).
+    pub(super) events: crate::reactor::poll::Events,
     /// Listening sockets, by reserved token (index). Emptied on stop, which
     /// releases the ports.
     pub(super) listeners: Vec<Listener<S>>,
@@ -128,7 +128,7 @@ impl<S: 'static> Server<S> {
         });
         Ok(Server {
             poll,
-            events: Events::with_capacity(1024),
+            events: crate::reactor::poll::events(),
             listeners: Vec::new(),
             scratch: vec![0; config.read_buffer_size],
             core: Core::new(config, state, registry, Arc::clone(&shared)),

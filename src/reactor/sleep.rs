@@ -63,6 +63,27 @@ impl<S: 'static> Server<S> {
         }
     }
 
+    /// Nothing pending and no deadline at all, live or stale (a busy server
+    /// without timeouts armed, most turns): `poll` waits for events only,
+    /// up to the caller's `max_wait`, and [`poll_timeout`](Self::poll_timeout)
+    /// need not look. Each test is one load.
+    #[inline(always)]
+    pub(super) fn nothing_to_wait_for(&self) -> bool {
+        let core = &self.core;
+        #[cfg(feature = "fault-injection")]
+        if crate::conn::fault::readiness_pending() {
+            return false;
+        }
+        !self.listener_ready
+            && core.dirty.is_empty()
+            && core.closed.is_empty()
+            && !core.stop_requested
+            && core.deadlines.is_empty()
+            && core.timers.is_empty()
+            && self.accept_paused_until.is_none()
+            && self.drain_deadline.is_none()
+    }
+
     /// Whether a listener holds clients that could be accepted right now.
     pub(super) fn can_accept(&self) -> bool {
         // Cheapest and most often false first: it runs twice every turn.

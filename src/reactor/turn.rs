@@ -20,6 +20,7 @@ use crate::conn::machine::Event;
 use crate::reactor::accept::{AcceptStop, accept_from};
 use crate::reactor::cycle::on_event;
 use crate::reactor::drive::drive;
+use crate::reactor::poll::{self, Readiness};
 use crate::reactor::server::Server;
 use crate::reactor::timeouts;
 
@@ -94,9 +95,18 @@ impl<S: 'static> Server<S> {
     /// Sleeps in `epoll_wait` until an event or the nearest deadline, then
     /// reads the clock once for the whole turn.
     fn poll(&mut self, max_wait: Option<Duration>) -> io::Result<WakeReason> {
-        let (timeout, why) = self.poll_timeout(max_wait);
+        let (timeout, why) = if self.nothing_to_wait_for() {
+            let why = if max_wait.is_some() {
+                "max_wait"
+            } else {
+                "no deadline"
+            };
+            (max_wait, why)
+        } else {
+            self.poll_timeout(max_wait)
+        };
         trace!("poll(timeout {timeout:?}: {why})");
-        let interrupted = match self.poll.poll(&mut self.events, timeout) {
+        let interrupted = match poll::wait(self.poll.registry(), &mut self.events, timeout) {
             Ok(()) => false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
             Err(e) => return Err(e),
@@ -116,7 +126,7 @@ impl<S: 'static> Server<S> {
             WakeReason::Io
         };
         if log::log_enabled!(log::Level::Trace) {
-            let n = self.events.iter().count();
+            let n = self.events.len();
             let s = if n == 1 { "" } else { "s" };
             trace!("poll woke: {reason:?}, {n} event{s}");
         }
@@ -128,9 +138,9 @@ impl<S: 'static> Server<S> {
     /// Returns whether the waker and the signals fired.
     fn dispatch_events(&mut self) -> (bool, bool) {
         let (mut woken, mut signalled) = (false, false);
-        for event in self.events.iter() {
+        for event in &self.events {
             self.core.stats.events += 1;
-            match event.token() {
+            match poll::token(event) {
                 token::WAKER => woken = true,
                 token::SIGNALS => signalled = true,
                 token => match ConnId::from_token(token) {
@@ -139,7 +149,7 @@ impl<S: 'static> Server<S> {
                         &mut self.protocols,
                         &mut self.scratch,
                         id,
-                        event,
+                        Readiness::of(event),
                     ),
                     None => {
                         if let Some(listener) = self.listeners.get_mut(token.0) {

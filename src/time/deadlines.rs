@@ -36,6 +36,11 @@ impl Deadlines {
         }
     }
 
+    /// No deadline at all, live or stale.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// The earliest deadline still counted on: entries of connections that
     /// are gone (or were re-armed earlier) are dropped from the top first,
     /// so a closed connection's deadline never wakes the poll.

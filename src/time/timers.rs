@@ -110,6 +110,11 @@ impl<C> Timers<C> {
         self.entries.len()
     }
 
+    /// No timer in the heap, not even a cancelled one.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// The earliest deadline in the heap (possibly of a cancelled timer: at
     /// worst one early wake-up).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
