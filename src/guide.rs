@@ -313,7 +313,11 @@
 //!    `SLEEP_REUSE` (1 ms) (`Sleep` in `src/reactor/server.rs`):
 //!    subtracting two `Instant`s costs about as much as answering a small
 //!    request. So a deadline may be met up to about that late, never early.
-//! 2. **Poll** (`poll`: `epoll_wait`). Then the clock is read once
+//!    Most turns of a busy server have nothing pending and no deadline at
+//!    all: `nothing_to_wait_for` (`src/reactor/sleep.rs`) says so in a few
+//!    loads, and the search is skipped.
+//! 2. **Poll** (`poll`: `epoll_wait` on mio's epoll instance,
+//!    `src/reactor/poll.rs`). Then the clock is read once
 //!    ([`Core::now`](crate::Core::now)), the turn is counted in
 //!    [`Stats::turns`](crate::Stats::turns), and the wake reason is decided.
 //! 3. **Dispatch by token** (`dispatch_events`, bare_reactor §3 and §5). The
@@ -325,6 +329,10 @@
 //!    with `Event::Ready` (chapter 4), or, for a plain readable edge on a
 //!    connection that is only reading requests, reads and answers at once
 //!    (the request cycle, end of chapter 4).
+//!
+//!    The phases below test whether they have anything to do in the turn
+//!    itself; their work is out of line (`#[inline(never)]`), which keeps
+//!    the turn's frame small for the turns, most of them, that have none.
 //! 4. **Signals** (`on_signals`): the first SIGINT or SIGTERM asks for a
 //!    graceful stop, the second closes everything at once.
 //! 5. **Accept** (`accept`, then `src/reactor/accept.rs: accept_from`,

@@ -67,6 +67,7 @@ impl<S: 'static> Server<S> {
     }
 
     /// Runs the closures posted through handles, and notices a handle's stop.
+    #[inline(never)]
     pub(super) fn run_posted(&mut self) {
         let mut jobs = std::mem::take(&mut self.jobs);
         self.shared.swap_jobs(&mut jobs);
@@ -82,6 +83,7 @@ impl<S: 'static> Server<S> {
 
     /// Begins shutdown when asked; force-closes what is left at the drain
     /// deadline.
+    #[inline(never)]
     pub(super) fn stop_if_asked(&mut self) {
         let core = &mut self.core;
         if core.stop_requested && !core.stopping {
@@ -128,6 +130,7 @@ impl<S: 'static> Server<S> {
 
     /// Turns pending SIGINT/SIGTERM into a graceful stop (or, the second
     /// time, an immediate one), and SIGUSR2 into a restart.
+    #[inline(never)]
     pub(super) fn on_signals(&mut self) {
         #[cfg(feature = "signals")]
         if let Some(signals) = &mut self.signals {
@@ -161,6 +164,7 @@ impl<S: 'static> Server<S> {
     /// Removes the connections closed this turn from the slab: the one place
     /// this happens, after every event of the batch was handled, so no event
     /// can reach a new connection that reused a key. Calls `on_close`.
+    #[inline(never)]
     pub(super) fn reap(&mut self) {
         let core = &mut self.core;
         if core.closed.is_empty() {

@@ -13,7 +13,10 @@ pub(crate) const SLEEP_REUSE: Duration = Duration::from_millis(1);
 impl<S: 'static> Server<S> {
     /// How long `poll` may sleep, and why: zero when work is pending, else
     /// until the nearest deadline (timers, timeouts, accept back-off, drain),
-    /// capped by `max_wait`; forever if there is none.
+    /// capped by `max_wait`; forever if there is none. Out of line: most
+    /// turns of a busy server have nothing to wait for
+    /// ([`nothing_to_wait_for`](Self::nothing_to_wait_for)).
+    #[inline(never)]
     pub(super) fn poll_timeout(
         &mut self,
         max_wait: Option<Duration>,

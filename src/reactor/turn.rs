@@ -36,19 +36,29 @@ impl<S: 'static> Server<S> {
         if woken {
             reason = WakeReason::Waker;
         }
+        // Each phase's "anything to do?" is tested here; its work is out of
+        // line, so most turns, which have none, keep the turn's frame small.
         if signalled {
             self.on_signals();
         }
-        self.accept();
-        self.drive_dirty();
+        if self.listener_ready {
+            self.accept();
+        }
+        if !self.core.dirty.is_empty() {
+            self.drive_dirty();
+        }
         if self.fire_due() && reason == WakeReason::Timeout {
             reason = WakeReason::Timer;
         }
         if woken {
             self.run_posted();
         }
-        self.stop_if_asked();
-        self.reap();
+        if self.core.stop_requested || self.core.stopping {
+            self.stop_if_asked();
+        }
+        if !self.core.closed.is_empty() {
+            self.reap();
+        }
         // Once per turn, not per request: `None` unless observation is on.
         if let Some(observer) = self.core.observer.as_deref_mut() {
             observer.end_turn(reason, &self.core.stats, self.core.now);
@@ -68,6 +78,12 @@ impl<S: 'static> Server<S> {
         if !(core.deadlines.is_due(core.now) || core.timers.is_due(core.now)) {
             return false;
         }
+        self.fire_what_is_due()
+    }
+
+    /// [`fire_due`](Self::fire_due)'s work, when something is due.
+    #[inline(never)]
+    fn fire_what_is_due(&mut self) -> bool {
         while let Some((id, reason)) = timeouts::next_expired(&mut self.core) {
             self.drive_one(id, Event::Deadline(reason));
         }
@@ -105,7 +121,9 @@ impl<S: 'static> Server<S> {
         } else {
             self.poll_timeout(max_wait)
         };
-        trace!("poll(timeout {timeout:?}: {why})");
+        if log::max_level() >= log::LevelFilter::Trace {
+            narrate_poll(timeout, why);
+        }
         let interrupted = match poll::wait(self.poll.registry(), &mut self.events, timeout) {
             Ok(()) => false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => true,
@@ -192,6 +210,7 @@ impl<S: 'static> Server<S> {
     }
 
     /// Accepts from every readable listener, within the per-turn budget.
+    #[inline(never)]
     fn accept(&mut self) {
         if !self.can_accept() {
             return;
@@ -219,6 +238,7 @@ impl<S: 'static> Server<S> {
 
     /// Drives connections that have work outside an event: written to or
     /// closed by other code, or out of budget last turn.
+    #[inline(never)]
     fn drive_dirty(&mut self) {
         if self.core.dirty.is_empty() {
             return;
@@ -244,4 +264,12 @@ impl<S: 'static> Server<S> {
             self.core.dirty = dirty;
         }
     }
+}
+
+/// The trace line before `epoll_wait` (out of line: most turns have no
+/// trace to write, and its arguments would otherwise be kept for it).
+#[cold]
+#[inline(never)]
+fn narrate_poll(timeout: Option<Duration>, why: &str) {
+    trace!("poll(timeout {timeout:?}: {why})");
 }
