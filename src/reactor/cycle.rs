@@ -112,6 +112,11 @@ pub(crate) fn on_event<S>(
             }
             break None;
         }
+        if !conn.input.is_empty() {
+            // A partial request is buffered: the driver's general steps read
+            // and append (the machine says `Read` for this state).
+            break Some(Event::Poke);
+        }
         // Trace is off in the cycle: no narration to check for.
         let n =
             match socket::read_narrated::<false>(&mut conn.socket, id, &mut conn.recorder, scratch)
@@ -127,19 +132,9 @@ pub(crate) fn on_event<S>(
         conn.last_input = core.now;
         let short = n < scratch.len();
 
-        // Answer: frame straight from the scratch buffer when nothing is
-        // buffered (no copy in the common case), else from the input with
-        // the fresh bytes appended.
-        let mut input = None;
-        if !conn.input.is_empty() {
-            let mut buffered = std::mem::take(&mut conn.input);
-            buffered.extend_from_slice(&scratch[..n]);
-            input = Some(buffered);
-        }
-        let buf: &[u8] = match &input {
-            Some(buffered) => buffered,
-            None => &scratch[..n],
-        };
+        // Answer, framing straight from the scratch buffer: nothing is
+        // buffered here (no copy).
+        let buf: &[u8] = &scratch[..n];
         let Some(protocol) = protocols.get(key) else {
             break Some(Event::ReadAnswered {
                 short,
@@ -174,13 +169,7 @@ pub(crate) fn on_event<S>(
             if answered > 0 || conn.request_since.is_none() {
                 conn.request_since = Some(core.now); // a new request has begun
             }
-            conn.input = match input {
-                Some(mut buffered) => {
-                    buffered.drain(..consumed);
-                    buffered
-                }
-                None => buf[consumed..].to_vec(), // framed from scratch: keep the partial request
-            };
+            conn.input = buf[consumed..].to_vec(); // keep the partial request
         }
         let wrote = if core.reply.is_empty() {
             Wrote::Nothing
