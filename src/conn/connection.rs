@@ -13,7 +13,8 @@ use crate::conn::id::ConnId;
 use crate::conn::machine::{self, Action, Event, State};
 use crate::conn::peer::{Peer, Proxied};
 use crate::conn::recorder::{Mark, Recorder};
-use crate::conn::socket::{self, Transport, WriteOutcome};
+use crate::conn::socket::{self, WriteOutcome};
+use crate::conn::transport::Transport;
 
 /// One connection, accepted or outbound.
 pub(crate) struct Connection {

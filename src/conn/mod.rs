@@ -3,7 +3,8 @@
 //! - [`machine`]: its states as data and the pure transition function; no
 //!   I/O (the heart of the lesson, tested as a table);
 //! - `connection.rs`: its socket, buffers and clocks;
-//! - `socket.rs`: the syscalls it makes, narrated; `stream.rs`: the
+//! - `socket.rs`: the syscalls it makes, narrated; `transport.rs`: what
+//!   they are made on (TCP, Unix-domain, TLS, in memory); `stream.rs`: the
 //!   socket accept or connect gave, TCP or Unix-domain;
 //! - [`id`]: the generation-tagged ids and their `mio::Token`s;
 //! - [`close`]: why a connection ended;
@@ -32,3 +33,4 @@ pub(crate) mod recorder;
 pub(crate) mod socket;
 pub(crate) mod stream;
 pub(crate) mod tls_step;
+pub(crate) mod transport;

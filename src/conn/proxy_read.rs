@@ -12,7 +12,8 @@ use log::{debug, trace};
 use crate::conn::connection::Connection;
 use crate::conn::machine::{Event, HeaderRead};
 use crate::conn::peer::{Peer, Proxied};
-use crate::conn::socket::{Transport, classify};
+use crate::conn::socket::classify;
+use crate::conn::transport::Transport;
 use crate::proxy_header::{self, MAX_HEADER, Parsed};
 
 /// One look at the socket for the header; the machine's next event.

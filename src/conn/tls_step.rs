@@ -14,9 +14,9 @@ use log::trace;
 use crate::conn::close::CloseReason;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Event, Shake};
-use crate::conn::socket::Transport;
 #[cfg(feature = "tls")]
 use crate::conn::socket::classify;
+use crate::conn::transport::Transport;
 
 /// One TLS handshake step on an accepted connection, as the machine's
 /// next event (see `tls/stream.rs`).

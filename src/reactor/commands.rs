@@ -15,11 +15,27 @@ use crate::conn::close::CloseReason;
 use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Command, Event, Relay};
-use crate::conn::peer::{Peer, Proxied};
+use crate::conn::peer::{Peer, Proxied, Who};
 use crate::conn::socket::{self, WriteOutcome};
 use crate::reactor::core::Core;
 
 impl<S> Core<S> {
+    /// Who is at the other end of `id`, a connection in the slab. (Never
+    /// called for one that is not: a `Ctx` for a connection that has left
+    /// carries its peer.)
+    pub(crate) fn peer_of(&self, id: ConnId) -> Peer {
+        match self.conns.get(id.key()).filter(|c| c.id == id) {
+            Some(conn) => conn.peer,
+            None => Peer::Unix(None),
+        }
+    }
+
+    /// Names `id` in a log line, with its peer if it is in the slab.
+    pub(crate) fn who(&self, id: ConnId) -> Who {
+        let peer = self.conns.get(id.key()).filter(|c| c.id == id);
+        Who(id, peer.map(|c| c.peer))
+    }
+
     /// The ids of all open connections, in slab order.
     pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.conns

@@ -25,7 +25,6 @@ use crate::conn::close::CloseReason;
 use crate::conn::connection::Connection;
 use crate::conn::id::ConnId;
 use crate::conn::machine::{Action, Event};
-use crate::conn::peer::{Peer, Who};
 use crate::offload::pool::Pool;
 use crate::reactor::handoff::Handoff;
 use crate::time::deadlines::Deadlines;
@@ -253,22 +252,6 @@ impl<S> Core<S> {
     /// counts while its callback runs).
     pub fn timers_pending(&self) -> usize {
         self.timers.len()
-    }
-
-    /// Who is at the other end of `id`, a connection in the slab. (Never
-    /// called for one that is not: a `Ctx` for a connection that has left
-    /// carries its peer.)
-    pub(crate) fn peer_of(&self, id: ConnId) -> Peer {
-        match self.conns.get(id.key()).filter(|c| c.id == id) {
-            Some(conn) => conn.peer,
-            None => Peer::Unix(None),
-        }
-    }
-
-    /// Names `id` in a log line, with its peer if it is in the slab.
-    pub(crate) fn who(&self, id: ConnId) -> Who {
-        let peer = self.conns.get(id.key()).filter(|c| c.id == id);
-        Who(id, peer.map(|c| c.peer))
     }
 
     pub(crate) fn live(&self, id: ConnId) -> Option<&Connection> {

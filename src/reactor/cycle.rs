@@ -77,11 +77,7 @@ pub(crate) fn on_event<S>(
     // or write will report what happened.
     let read = readable || hup || error;
     let write = writable || event.is_write_closed() || error;
-    let cycle = read
-        && !hup
-        && machine::in_request_cycle(&conn.state)
-        && core.new_protocols.is_empty()
-        && !tracing;
+    let cycle = read && !hup && machine::in_request_cycle(&conn.state) && !tracing;
     #[cfg(debug_assertions)]
     let cycle = cycle && !core.contracts.skips_reads(id);
     let ready = Event::Ready { read, write, hup };

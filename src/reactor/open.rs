@@ -16,8 +16,8 @@ use crate::conn::id::ConnId;
 use crate::conn::machine::State;
 use crate::conn::peer::Peer;
 use crate::conn::recorder::Mark;
-use crate::conn::socket::Transport;
 use crate::conn::stream::Stream;
+use crate::conn::transport::Transport;
 use crate::reactor::core::Core;
 
 impl<S> Core<S> {
