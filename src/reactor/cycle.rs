@@ -138,6 +138,9 @@ pub(crate) fn on_event<S>(
                 wrote: Wrote::Nothing,
             });
         };
+        // The same call as `answer`'s (answer.rs), written out: through a
+        // shared helper it measured 39 instructions a request dearer (LLVM
+        // then inlines `guarded` into neither).
         core.dispatching = Some(id);
         core.dispatched_moved = false;
         let result = guarded(
