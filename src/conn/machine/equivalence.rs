@@ -23,6 +23,18 @@ fn the_per_request_shortcut_is_the_rules() {
     );
 }
 
+/// Every `ReadAnswered` event of the enumeration, with its parts.
+fn read_answers() -> impl Iterator<Item = (Event, bool, Ending, Wrote)> {
+    events().into_iter().filter_map(|event| match event {
+        Event::ReadAnswered {
+            short,
+            ending,
+            wrote,
+        } => Some((event, short, ending, wrote)),
+        _ => None,
+    })
+}
+
 #[test]
 fn the_request_cycle_is_the_rules() {
     let (mut edges, mut reads) = (0, 0);
@@ -41,15 +53,7 @@ fn the_request_cycle_is_the_rules() {
         }
     }
     for state in states() {
-        for event in events() {
-            let Event::ReadAnswered {
-                short,
-                ending,
-                wrote,
-            } = event
-            else {
-                continue;
-            };
+        for (event, short, ending, wrote) in read_answers() {
             if let Some((s, again)) = super::cycle_read(state, short, ending, wrote) {
                 let action = if again { Action::Read } else { Action::Wait };
                 assert_eq!(next(state, event), (s, action), "{state} + {event:?}");
@@ -75,15 +79,7 @@ fn the_cycle_in_place_is_the_cycle() {
             state
         });
     for state in edged {
-        for event in events() {
-            let Event::ReadAnswered {
-                short,
-                ending,
-                wrote,
-            } = event
-            else {
-                continue;
-            };
+        for (event, short, ending, wrote) in read_answers() {
             let mut s = state;
             let found = super::cycle_answered(&mut s, short, ending, wrote);
             let expected = match super::cycle_read(state, short, ending, wrote) {
@@ -107,15 +103,7 @@ fn a_read_and_its_answer_in_one_step_are_the_two_steps() {
             continue;
         }
         reads += 1;
-        for event in events() {
-            let Event::ReadAnswered {
-                short,
-                ending,
-                wrote,
-            } = event
-            else {
-                continue;
-            };
+        for (event, short, ending, wrote) in read_answers() {
             let (read, then) = next(state, Event::Read { short });
             assert_eq!(
                 then,
