@@ -7,10 +7,11 @@
 //! that out here, as one loop with the connection looked up once per
 //! callback, instead of handing the edge to the [driver](super::drive) for a
 //! general step per read. It applies exactly what [`machine::next`] would:
-//! [`machine::cycle_edge`] and [`machine::cycle_read`] are the machine's
-//! own functions, tested equal to it for every state and event. Whatever
-//! leaves the cycle (a blocked write, a close, EOF, an error, backpressure)
-//! goes on as an event for the driver.
+//! [`machine::cycle_edge`], [`machine::cycle_answered`] and
+//! [`machine::cycle_read`] are the machine's own functions, tested equal to
+//! it for every state and event. Whatever leaves the cycle (a blocked write,
+//! a close, EOF, an error, backpressure, a buffered partial request) goes on
+//! as an event for the driver.
 
 use log::trace;
 
