@@ -102,7 +102,8 @@ pub(crate) fn on_event<S>(
     let mut budget = conn.budget_left;
     let left = loop {
         if budget == 0 {
-            // Fairness: go on next turn (no edge will come).
+            // Fairness: go on next turn (no edge will come). This is
+            // `Core::mark_dirty`, with the connection already at hand.
             if !conn.queued {
                 conn.queued = true;
                 core.dirty.push(id);

@@ -77,13 +77,14 @@ pub(crate) fn write_reply(
     reply: &mut Vec<u8>,
     now: Instant,
 ) -> (Wrote, usize) {
-    let result = if !conn.state.may_reply() {
+    if !conn.state.may_reply() {
         debug!(
             "{} {}: write side shut, {} reply bytes dropped",
             conn.id,
             conn.peer,
             reply.len()
         );
+        reply.clear();
         (Wrote::Dropped, 0)
     } else if conn.owed() > 0 || !conn.state.can_write_now() {
         // Behind what is owed (bytes go out in the order they were handed
@@ -92,13 +93,11 @@ pub(crate) fn write_reply(
             conn.since = now; // the write timeout starts
         }
         conn.queue(reply);
+        reply.clear();
         (Wrote::Queued, 0)
     } else {
-        return write_now::<true>(conn, reply, now);
-    };
-    conn.bytes_out += result.1 as u64;
-    reply.clear();
-    result
+        write_now::<true>(conn, reply, now)
+    }
 }
 
 /// The optimistic write itself, for a connection that may write now
